@@ -1,0 +1,4 @@
+import type { Scenario } from '../harness';
+
+/** Every benchmark scenario. Each lives in its own file in this folder and is added here. */
+export const SCENARIOS: Record<string, Scenario> = {};

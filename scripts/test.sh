@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm test`: lint, typecheck, then every test tier (unit, integration, e2e) in one Jest run with
+# coverage (>= 80% of src lines enforced by jest.config.js). Needs Redis and RabbitMQ: see
+# scripts/ensure-services.sh, which .ci/run calls first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== lint =="
+npx eslint . --max-warnings 0
+npx prettier --check . > /dev/null || { npx prettier --check . ; exit 1; }
+echo "== typecheck =="
+npx tsc -p tsconfig.json --noEmit
+echo "== build (e2e tests run the compiled CLI) =="
+npx tsc -p tsconfig.build.json
+echo "== tests =="
+npx jest --coverage "$@"

@@ -1,0 +1,13 @@
+/** What a bearer token may do. */
+export enum Role {
+  /** Everything, including configuration-level actions. */
+  Admin = 'admin',
+  /** Submit, cancel and manage tasks, workflows, agents and state. */
+  Operator = 'operator',
+  /** Acts only for the one agent id it is bound to (register, heartbeat, deregister itself). */
+  Agent = 'agent',
+  /** Reads everything, changes nothing. */
+  Viewer = 'viewer',
+}
+
+export const ALL_ROLES: readonly Role[] = [Role.Admin, Role.Operator, Role.Agent, Role.Viewer];

@@ -1,0 +1,9 @@
+/** The one error shape every HTTP response uses. */
+export interface ErrorBody {
+  error: {
+    code: string;
+    message: string;
+    details?: unknown;
+    requestId?: string;
+  };
+}

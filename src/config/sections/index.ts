@@ -1,0 +1,20 @@
+import { agentsSection } from './agents.config';
+import { authSection } from './auth.config';
+import { busSection } from './bus.config';
+import { discoverySection } from './discovery.config';
+import { httpSection } from './http.config';
+import { loggingSection } from './logging.config';
+import { observabilitySection } from './observability.config';
+import { redisSection } from './redis.config';
+
+/** Every configuration section. A module that needs settings adds its own section file here. */
+export const configSections = {
+  http: httpSection,
+  auth: authSection,
+  logging: loggingSection,
+  observability: observabilitySection,
+  redis: redisSection,
+  bus: busSection,
+  discovery: discoverySection,
+  agents: agentsSection,
+} as const;

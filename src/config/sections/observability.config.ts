@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { defineSection, field, num } from '../config-field.util';
+
+export const observabilitySection = defineSection('observability', 'Metrics and tracing', {
+  serviceName: field(
+    'OTEL_SERVICE_NAME',
+    z.string().min(1).default('switchyard'),
+    'Service name on spans',
+  ),
+  otlpEndpoint: field(
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    z.string().url().optional(),
+    'OTLP/HTTP endpoint (e.g. http://localhost:4318); spans are exported only when set',
+  ),
+  traceSampleRatio: field(
+    'OTEL_TRACES_SAMPLER_RATIO',
+    num(0, 1).default(1),
+    'Fraction of traces sampled',
+  ),
+});

@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Params } from 'nestjs-pino';
+import type { ConfigService } from '../config/config.service';
+import { traceIds } from './tracing';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Request id: the caller's `x-request-id` when it is sane, else a new UUID. */
+export function requestIdFor(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.authorization',
+  '*.token',
+  '*.password',
+  '*.secret',
+];
+
+/** nestjs-pino settings: JSON lines, request id on each line, secrets redacted, trace ids mixed in. */
+export function loggerParams(config: ConfigService): Params {
+  return {
+    pinoHttp: {
+      level: config.logging.level,
+      autoLogging: config.logging.requestLogs
+        ? { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' }
+        : false,
+      genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
+      customProps: () => traceIds(),
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      mixin: () => traceIds(),
+      transport: config.logging.pretty ? { target: 'pino-pretty' } : undefined,
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
+      },
+    },
+  };
+}

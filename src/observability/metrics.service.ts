@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, type Registry, register as defaultRegistry } from 'prom-client';
+
+function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+const DURATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+
+/**
+ * Every Prometheus metric Switchyard exposes, named as in the seed (section 3.1). One place, so
+ * names cannot drift; get-or-create, so several app instances in one process share them.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry: Registry = defaultRegistry;
+
+  readonly tasksTotal = getOrCreate(
+    this.registry,
+    'tasks_total',
+    () =>
+      new Counter({
+        name: 'tasks_total',
+        help: 'Tasks reaching a status, by agent',
+        labelNames: ['agent', 'status'],
+      }),
+  );
+  readonly taskDuration = getOrCreate(
+    this.registry,
+    'task_duration_seconds',
+    () =>
+      new Histogram({
+        name: 'task_duration_seconds',
+        help: 'Time an agent spent executing a task',
+        labelNames: ['agent'],
+        buckets: DURATION_BUCKETS,
+      }),
+  );
+  readonly agentUtilization = getOrCreate(
+    this.registry,
+    'agent_utilization',
+    () =>
+      new Gauge({
+        name: 'agent_utilization',
+        help: 'Current load / max load of an agent (0..1)',
+        labelNames: ['agent'],
+      }),
+  );
+  readonly circuitBreakerState = getOrCreate(
+    this.registry,
+    'circuit_breaker_state',
+    () =>
+      new Gauge({
+        name: 'circuit_breaker_state',
+        help: 'Circuit breaker state per agent: 0 closed, 1 half-open, 2 open',
+        labelNames: ['agent'],
+      }),
+  );
+  readonly busMessagesTotal = getOrCreate(
+    this.registry,
+    'message_bus_messages_total',
+    () =>
+      new Counter({
+        name: 'message_bus_messages_total',
+        help: 'Messages published or consumed on the bus',
+        labelNames: ['message_type', 'direction'],
+      }),
+  );
+  readonly taskQueueSize = getOrCreate(
+    this.registry,
+    'task_queue_size',
+    () =>
+      new Gauge({
+        name: 'task_queue_size',
+        help: 'Tasks per queue state',
+        labelNames: ['queue_name'],
+      }),
+  );
+  readonly retryAttemptsTotal = getOrCreate(
+    this.registry,
+    'retry_attempts_total',
+    () =>
+      new Counter({
+        name: 'retry_attempts_total',
+        help: 'Task retries scheduled, by agent and error type',
+        labelNames: ['agent', 'error_type'],
+      }),
+  );
+  readonly dispatchLatency = getOrCreate(
+    this.registry,
+    'dispatch_latency_seconds',
+    () =>
+      new Histogram({
+        name: 'dispatch_latency_seconds',
+        help: 'Time from a task becoming READY to its executor starting',
+        labelNames: ['capability'],
+        buckets: LATENCY_BUCKETS,
+      }),
+  );
+  readonly registeredAgents = getOrCreate(
+    this.registry,
+    'registered_agents',
+    () =>
+      new Gauge({
+        name: 'registered_agents',
+        help: 'Agents currently registered, by status',
+        labelNames: ['status'],
+      }),
+  );
+  readonly duplicateRepliesTotal = getOrCreate(
+    this.registry,
+    'duplicate_replies_total',
+    () =>
+      new Counter({
+        name: 'duplicate_replies_total',
+        help: 'Late or duplicate task replies recognised and ignored',
+        labelNames: ['reason'],
+      }),
+  );
+  readonly httpRequestDuration = getOrCreate(
+    this.registry,
+    'http_request_duration_seconds',
+    () =>
+      new Histogram({
+        name: 'http_request_duration_seconds',
+        help: 'HTTP request latency',
+        labelNames: ['method', 'route', 'status'],
+        buckets: LATENCY_BUCKETS,
+      }),
+  );
+}

@@ -1,0 +1,18 @@
+import { Global, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { HealthController } from './health/health.controller';
+import { ReadinessRegistry } from './health/readiness.registry';
+import { MetricsService } from './metrics.service';
+
+@Global()
+@Module({
+  imports: [
+    TerminusModule.forRoot({ logger: false }),
+    PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+  ],
+  controllers: [HealthController],
+  providers: [MetricsService, ReadinessRegistry],
+  exports: [MetricsService, ReadinessRegistry],
+})
+export class ObservabilityModule {}

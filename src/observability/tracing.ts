@@ -1,0 +1,97 @@
+import {
+  type Attributes,
+  context,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+
+let provider: BasicTracerProvider | undefined;
+
+export interface TracingOptions {
+  serviceName: string;
+  otlpEndpoint?: string;
+  sampleRatio: number;
+}
+
+/**
+ * Starts OpenTelemetry once per process. Spans always get real ids (so logs carry trace_id and
+ * the bus can propagate `traceparent`); they are exported only when an OTLP endpoint is set.
+ */
+export function setupTracing(options: TracingOptions): void {
+  if (provider) return;
+  const spanProcessors: SpanProcessor[] = [];
+  if (options.otlpEndpoint) {
+    const url = `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
+    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+  }
+  provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio) }),
+    spanProcessors,
+  });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(provider);
+}
+
+export async function shutdownTracing(): Promise<void> {
+  await provider?.shutdown();
+}
+
+export const tracer = () => trace.getTracer('switchyard');
+
+/** Runs `fn` inside a new active span; records errors and ends the span. */
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer().startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (e) {
+      span.recordException(e as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The active span's ids for log lines (`trace_id`, `span_id`), or nothing outside a span. */
+export function traceIds(): { trace_id?: string; span_id?: string } {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const ctx = span.spanContext();
+  return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}
+
+/** Writes the active trace context into a carrier (e.g. message headers). */
+export function injectTraceContext(carrier: Record<string, unknown> = {}): Record<string, unknown> {
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** Runs `fn` with the trace context found in a carrier (e.g. incoming message headers). */
+export function withExtractedContext<T>(
+  carrier: Record<string, unknown> | undefined,
+  fn: () => T,
+): T {
+  const ctx = propagation.extract(context.active(), carrier ?? {});
+  return context.with(ctx, fn);
+}

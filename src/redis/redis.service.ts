@@ -1,0 +1,131 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import Redis, { type RedisOptions } from 'ioredis';
+import { ConfigService } from '../config/config.service';
+
+/**
+ * The Redis adapter: every module reaches Redis through this class. It owns the shared command
+ * connection, hands out dedicated connections (blocking commands, BullMQ, subscribers), prefixes
+ * keys and loads Lua scripts from `*.lua` files.
+ */
+@Injectable()
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: Redis;
+  readonly prefix: string;
+  private readonly extra = new Set<Redis>();
+
+  constructor(private readonly config: ConfigService) {
+    this.prefix = config.redis.keyPrefix;
+    // Lazy: constructing the module graph (e.g. to render OpenAPI) must not touch the network.
+    this.client = this.createConnection({ name: 'switchyard', lazyConnect: true });
+    this.client.on('error', (err: Error) => this.logger.warn(`redis: ${err.message}`));
+  }
+
+  async onModuleInit(): Promise<void> {
+    // Connecting may fail while Redis is down; ioredis keeps retrying and the API answers 503.
+    this.client
+      .connect()
+      .catch((e: Error) => this.logger.warn(`redis not reachable yet: ${e.message}`));
+    await this.waitReady(5000).catch((e: Error) => this.logger.warn(e.message));
+  }
+
+  /** Options for a new connection: fail fast while Redis is down instead of queueing forever. */
+  connectionOptions(overrides: RedisOptions = {}): RedisOptions {
+    return {
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.config.redis.commandTimeoutMs,
+      enableOfflineQueue: true,
+      connectTimeout: 5000,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      lazyConnect: false,
+      ...overrides,
+    };
+  }
+
+  /** A new connection owned by this service (closed on shutdown). */
+  createConnection(overrides: RedisOptions & { name?: string } = {}): Redis {
+    const { name, ...rest } = overrides;
+    const conn = new Redis(
+      this.config.redis.url,
+      this.connectionOptions({ connectionName: name, ...rest }),
+    );
+    // Errors surface on commands (and as 503s); an unhandled 'error' event must not crash the process.
+    conn.on('error', () => undefined);
+    this.extra.add(conn);
+    return conn;
+  }
+
+  /** Full key with the install's prefix: `key('agent', id)` → `sy:agent:<id>`. */
+  key(...parts: (string | number)[]): string {
+    return this.prefix + parts.join(':');
+  }
+
+  /** Resolves when the shared connection is ready (used at boot); rejects after `timeoutMs`. */
+  async waitReady(timeoutMs = 5000): Promise<void> {
+    if (this.client.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(`Redis at ${this.config.redis.url} did not answer within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+      };
+      this.client.on('ready', onReady);
+    });
+  }
+
+  async ping(): Promise<number> {
+    const t0 = process.hrtime.bigint();
+    await this.client.ping();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [...this.extra].map(async (c) => {
+        try {
+          await c.quit();
+        } catch {
+          c.disconnect();
+        }
+      }),
+    );
+    this.extra.clear();
+  }
+}
+
+/**
+ * Defines every `<name>-<numberOfKeys>.lua` file of `dir` as a command on `client`, BullMQ style.
+ * Returns the names defined. A file may include another with a line `--@include "<file>.lua"`.
+ */
+export function defineLuaCommands(client: Redis, dir: string): string[] {
+  const names: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.lua'))) {
+    const match = /^(.+)-(\d+)\.lua$/.exec(file);
+    if (!match) continue;
+    const [, name, keys] = match as unknown as [string, string, string];
+    const lua = expandIncludes(dir, readFileSync(join(dir, file), 'utf8'), new Set([file]));
+    const command = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    client.defineCommand(command, { numberOfKeys: Number(keys), lua });
+    names.push(command);
+  }
+  return names;
+}
+
+function expandIncludes(dir: string, lua: string, seen: Set<string>): string {
+  return lua.replace(/^--@include "([^"]+)"\s*$/gm, (_, file: string) => {
+    if (seen.has(file)) throw new Error(`Lua include cycle at ${file}`);
+    const inner = readFileSync(join(dir, file), 'utf8');
+    return expandIncludes(dir, inner, new Set([...seen, file]));
+  });
+}
