@@ -27,7 +27,7 @@ function parseSection(
   for (const [key, f] of Object.entries(section.fields)) {
     const raw = env[f.env];
     const input = raw === undefined || raw === '' ? undefined : raw;
-    const result = (f.schema).safeParse(input);
+    const result = f.schema.safeParse(input);
     if (result.success) {
       out[key] = result.data;
     } else {
@@ -67,8 +67,11 @@ export function renderEnvExample(): string {
     lines.push(`# --- ${section.title} ---`);
     for (const f of Object.values(section.fields)) {
       lines.push(`# ${f.doc}`);
-      const parsed = (f.schema).safeParse(undefined);
-      const def = parsed.success && parsed.data !== undefined ? JSON.stringify(parsed.data).replace(/^"|"$/g, '') : '';
+      const parsed = f.schema.safeParse(undefined);
+      const def =
+        parsed.success && parsed.data !== undefined
+          ? JSON.stringify(parsed.data).replace(/^"|"$/g, '')
+          : '';
       const value = f.example ?? (f.secret ? '' : def);
       lines.push(`${value === def || value === '' ? '# ' : ''}${f.env}=${value}`);
     }

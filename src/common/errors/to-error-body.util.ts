@@ -55,7 +55,7 @@ export function toMappedError(err: unknown): MappedError {
     const response = err.getResponse();
     let message = err.message;
     if (typeof response === 'object' && response !== null && 'message' in response) {
-      const m = (response).message;
+      const m = response.message;
       message = Array.isArray(m) ? m.join('; ') : String(m);
     }
     return { status, code: errorCodeForStatus(status), message, unexpected: status >= 500 };

@@ -1,0 +1,86 @@
+/** Task lifecycle (shared/DESIGN.md); the task record in Redis is the source of truth. */
+export enum TaskStatus {
+  Blocked = 'BLOCKED',
+  Ready = 'READY',
+  Running = 'RUNNING',
+  Completed = 'COMPLETED',
+  Failed = 'FAILED',
+  Cancelled = 'CANCELLED',
+}
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  TaskStatus.Completed,
+  TaskStatus.Failed,
+  TaskStatus.Cancelled,
+]);
+
+/** Seed priorities; any integer 1..10 is accepted. Higher runs first. */
+export const Priority = { CRITICAL: 10, HIGH: 7, MEDIUM: 5, LOW: 3, BACKGROUND: 1 } as const;
+
+export type CancelReason = 'deadlock' | 'upstream_failed' | 'user' | 'timeout';
+
+/** What a task does when a dependency ends FAILED or CANCELLED. */
+export type DependencyFailurePolicy = 'fail' | 'skip' | 'continue';
+
+export interface RetryPolicyConfig {
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Jitter factor range, e.g. [0.8, 1.2]. */
+  jitter: [number, number];
+}
+
+export interface TaskError {
+  /** Error class, e.g. `timeout`, `connection`, `agent_busy`, `validation`, `auth`, `not_found`. */
+  type: string;
+  message: string;
+  retryable: boolean;
+  details?: unknown;
+}
+
+export interface TaskRecord {
+  id: string;
+  workflowId?: string;
+  /** The workflow-local reference, for tasks submitted inside a workflow. */
+  ref?: string;
+  description?: string;
+  /** What kind of agent may run it. */
+  capability: string;
+  payload: unknown;
+  priority: number;
+  dependsOn: string[];
+  onDependencyFailure: DependencyFailurePolicy;
+  /** Per-attempt execution timeout. */
+  timeoutMs: number;
+  retry: RetryPolicyConfig;
+  idempotencyKey?: string;
+  status: TaskStatus;
+  /** Why it is CANCELLED/FAILED/waiting, when it is. */
+  reason?: string;
+  /** Current attempt, 0 for the first. */
+  attempt: number;
+  agentId?: string;
+  /** Results of dependencies by task id (and by ref inside a workflow), set when it becomes READY. */
+  inputs?: Record<string, unknown>;
+  result?: unknown;
+  error?: TaskError;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  /** When a retry is scheduled: the time it becomes READY again. */
+  retryAt?: string;
+}
+
+/** What the dispatcher (orchestrator) tells the queue after handling one READY task. */
+export type TaskHandlerOutcome =
+  | { kind: 'completed'; result: unknown; agentId?: string }
+  | { kind: 'failed'; error: TaskError; agentId?: string }
+  /** Not an attempt: e.g. no agent can take it now. The task waits and is offered again. */
+  | { kind: 'deferred'; reason: string; delayMs: number };
+
+/**
+ * Runs one task that the queue has marked RUNNING. `signal` aborts when the task is cancelled
+ * or its timeout passes.
+ */
+export type TaskHandler = (task: TaskRecord, signal: AbortSignal) => Promise<TaskHandlerOutcome>;
