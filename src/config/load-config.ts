@@ -58,7 +58,7 @@ export function loadConfig(env: Env = process.env): AppConfigValues {
 /** Renders `.env.example` from the section definitions, so the two cannot drift. */
 export function renderEnvExample(): string {
   const lines: string[] = [
-    '# Switchyard configuration. Every variable is optional; the defaults work on a machine with',
+    '# Switchyard configuration. Every variable is optional (uncomment to set); the defaults work with',
     '# Redis on 127.0.0.1:6379 and RabbitMQ on 127.0.0.1:5672 (guest/guest).',
     '# Generated from src/config/sections by `npm run env:example` - do not edit by hand.',
     '',
@@ -73,7 +73,8 @@ export function renderEnvExample(): string {
           ? JSON.stringify(parsed.data).replace(/^"|"$/g, '')
           : '';
       const value = f.example ?? (f.secret ? '' : def);
-      lines.push(`${value === def || value === '' ? '# ' : ''}${f.env}=${value}`);
+      // Everything stays commented: copying this file to .env changes nothing until you uncomment.
+      lines.push(`# ${f.env}=${value}`);
     }
     lines.push('');
   }
