@@ -8,6 +8,7 @@ import { ConfigModule } from './config/config.module';
 import { ConfigService } from './config/config.service';
 import type { AppConfigValues } from './config/load-config';
 import { EventsModule } from './events/events.module';
+import { GatewayModule } from './gateway/gateway.module';
 import { loggerParams } from './observability/logging';
 import { ObservabilityModule } from './observability/observability.module';
 import { RedisModule } from './redis/redis.module';
@@ -16,7 +17,7 @@ import { RedisModule } from './redis/redis.module';
  * Feature modules of the control plane. Each owns one folder under src/ (see docs/architecture.md)
  * and depends only on the infrastructure modules above plus what it imports itself.
  */
-const FEATURE_MODULES: Type[] = [];
+const FEATURE_MODULES: Type[] = [GatewayModule];
 
 @Module({})
 export class AppModule {

@@ -1,6 +1,7 @@
 import { Logger as NestLogger, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from '../app.module';
@@ -56,6 +57,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   );
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
+  // The live feed (/v1/live, src/gateway) is a plain WebSocket on the same port: WsAdapter takes
+  // the Node server's `upgrade` events, which Fastify leaves alone.
+  app.useWebSocketAdapter(new WsAdapter(app));
   const errorLogger = new NestLogger('HttpError');
   fastify.setErrorHandler((error, request, reply) => sendError(reply, request, error, errorLogger));
 

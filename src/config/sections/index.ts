@@ -2,6 +2,7 @@ import { agentsSection } from './agents.config';
 import { authSection } from './auth.config';
 import { busSection } from './bus.config';
 import { discoverySection } from './discovery.config';
+import { gatewaySection } from './gateway.config';
 import { httpSection } from './http.config';
 import { loggingSection } from './logging.config';
 import { observabilitySection } from './observability.config';
@@ -17,4 +18,5 @@ export const configSections = {
   bus: busSection,
   discovery: discoverySection,
   agents: agentsSection,
+  gateway: gatewaySection,
 } as const;

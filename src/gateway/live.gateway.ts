@@ -1,0 +1,330 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { RawData, WebSocket } from 'ws';
+import { ApiKeyService } from '../auth/api-key.service';
+import { bearerToken } from '../auth/auth.guard';
+import type { Principal } from '../auth/principal.type';
+import { Role } from '../auth/role.enum';
+import { zodProblems } from '../common/errors/zod-problems.util';
+import { ConfigService } from '../config/config.service';
+import { EventsService } from '../events/events.service';
+import type { SwitchyardEvent } from '../events/switchyard-event.type';
+import { LiveConnection } from './live-connection';
+import { LiveFanoutService } from './live-fanout.service';
+import { LIVE_CLOSE, type LiveClientMessage, liveClientMessageSchema } from './live-message.schema';
+
+/** Largest message a client may send (subscriptions are small). */
+const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
+
+export interface LiveFeedStats {
+  connections: number;
+  authenticated: number;
+  eventsDelivered: number;
+  eventsDropped: number;
+  slowClientsClosed: number;
+  deadClientsTerminated: number;
+}
+
+/**
+ * The live feed at `/v1/live` (docs/LIVE-FEED.md): plain WebSocket, JSON messages, bearer-token
+ * auth at connect (header, `?token=`, or a first `auth` message), per-subscription filters,
+ * per-connection sequence numbers, a bounded buffer per client and ping/pong heartbeats.
+ *
+ * Served through @nestjs/platform-ws's WsAdapter, which create-app.ts installs on the Fastify
+ * app: it listens to the Node server's `upgrade` event and hands `/v1/live` to this gateway.
+ * The feed is read-only for every role: there is no message that changes anything.
+ */
+@WebSocketGateway({ path: '/v1/live', maxPayload: MAX_CLIENT_MESSAGE_BYTES })
+export class LiveGateway
+  implements
+    OnGatewayConnection<WebSocket>,
+    OnGatewayDisconnect<WebSocket>,
+    OnModuleInit,
+    OnModuleDestroy
+{
+  private readonly logger = new Logger(LiveGateway.name);
+  private readonly connections = new Map<WebSocket, LiveConnection>();
+  private readonly authTimers = new Map<WebSocket, NodeJS.Timeout>();
+  private heartbeat?: NodeJS.Timeout;
+  private unsubscribe?: () => void;
+  private connectionCounter = 0;
+  private readonly totals = { dropped: 0, delivered: 0, slowClosed: 0, deadTerminated: 0 };
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly keys: ApiKeyService,
+    private readonly events: EventsService,
+    private readonly fanout: LiveFanoutService,
+  ) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.events.subscribe((event) => this.dispatch(event));
+    this.heartbeat = setInterval(() => this.beat(), this.config.gateway.pingIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+    clearInterval(this.heartbeat);
+    for (const timer of this.authTimers.values()) clearTimeout(timer);
+    this.authTimers.clear();
+    for (const conn of this.connections.values()) {
+      conn.close(LIVE_CLOSE.goingAway, 'server shutting down', true);
+    }
+    this.connections.clear();
+  }
+
+  stats(): LiveFeedStats {
+    let delivered = this.totals.delivered;
+    let dropped = this.totals.dropped;
+    let authenticated = 0;
+    for (const c of this.connections.values()) {
+      delivered += c.delivered;
+      dropped += c.droppedTotal;
+      if (c.principal) authenticated++;
+    }
+    return {
+      connections: this.connections.size,
+      authenticated,
+      eventsDelivered: delivered,
+      eventsDropped: dropped,
+      slowClientsClosed: this.totals.slowClosed,
+      deadClientsTerminated: this.totals.deadTerminated,
+    };
+  }
+
+  handleConnection(ws: WebSocket, request: IncomingMessage): void {
+    const g = this.config.gateway;
+    const conn = new LiveConnection(
+      `${this.fanout.instanceId}:${++this.connectionCounter}:${randomBytes(3).toString('hex')}`,
+      ws,
+      {
+        maxBufferedBytes: g.maxBufferedBytes,
+        maxBufferedEvents: g.maxBufferedEvents,
+        slowClientGraceMs: g.slowClientGraceMs,
+      },
+    );
+    if (this.connections.size >= g.maxClients) {
+      conn.close(LIVE_CLOSE.tryAgainLater, `too many clients (LIVE_MAX_CLIENTS=${g.maxClients})`);
+      return;
+    }
+    this.connections.set(ws, conn);
+    ws.on('pong', () => (conn.awaitingPong = false));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
+
+    const token = tokenFromRequest(request);
+    if (token !== undefined || this.keys.disabled) {
+      this.authenticate(conn, token ?? '');
+      return;
+    }
+    conn.sendControl({ type: 'auth_required', timeoutMs: g.authTimeoutMs });
+    const timer = setTimeout(() => {
+      this.authTimers.delete(ws);
+      if (!conn.principal) {
+        conn.close(
+          LIVE_CLOSE.unauthenticated,
+          'no token: send {"type":"auth","token":"..."} first',
+        );
+      }
+    }, g.authTimeoutMs);
+    timer.unref();
+    this.authTimers.set(ws, timer);
+  }
+
+  handleDisconnect(ws: WebSocket): void {
+    const conn = this.connections.get(ws);
+    if (conn) {
+      this.totals.delivered += conn.delivered;
+      this.totals.dropped += conn.droppedTotal;
+      conn.markClosed();
+    }
+    this.connections.delete(ws);
+    clearTimeout(this.authTimers.get(ws));
+    this.authTimers.delete(ws);
+  }
+
+  private authenticate(conn: LiveConnection, token: string): void {
+    const principal = this.keys.verify(token);
+    if (!principal) {
+      conn.sendControl({ type: 'error', code: 'UNAUTHENTICATED', message: 'Invalid API token' });
+      conn.close(LIVE_CLOSE.unauthenticated, 'invalid token');
+      return;
+    }
+    clearTimeout(this.authTimers.get(conn.ws));
+    this.authTimers.delete(conn.ws);
+    conn.principal = principal;
+    conn.sendControl({
+      type: 'welcome',
+      connectionId: conn.id,
+      role: principal.role,
+      name: principal.name,
+      instanceId: this.fanout.instanceId,
+    });
+  }
+
+  private onMessage(conn: LiveConnection, data: RawData, isBinary: boolean): void {
+    conn.awaitingPong = false;
+    let json: unknown;
+    try {
+      if (isBinary) throw new Error('binary frames are not part of the protocol');
+      json = JSON.parse(rawToString(data));
+    } catch (e) {
+      conn.sendControl({
+        type: 'error',
+        code: 'BAD_MESSAGE',
+        message: `not a JSON text message: ${(e as Error).message}`,
+      });
+      return;
+    }
+    const parsed = liveClientMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const type = (json as { type?: unknown } | null)?.type;
+      const readOnly =
+        typeof type === 'string' && !['auth', 'subscribe', 'unsubscribe', 'ping'].includes(type);
+      conn.sendControl({
+        type: 'error',
+        code: readOnly ? 'UNSUPPORTED' : 'VALIDATION_FAILED',
+        message: readOnly
+          ? `unknown message type '${type}': the live feed is read-only (auth, subscribe, unsubscribe, ping); act through the REST API`
+          : 'invalid message',
+        details: { fields: zodProblems(parsed.error) },
+      });
+      return;
+    }
+    this.handle(conn, parsed.data);
+  }
+
+  private handle(conn: LiveConnection, message: LiveClientMessage): void {
+    if (message.type === 'auth') {
+      if (conn.principal) {
+        conn.sendControl({ type: 'error', code: 'BAD_MESSAGE', message: 'already authenticated' });
+        return;
+      }
+      this.authenticate(conn, message.token);
+      return;
+    }
+    if (message.type === 'ping') {
+      conn.sendControl({ type: 'pong', at: new Date().toISOString() });
+      return;
+    }
+    const principal = conn.principal;
+    if (!principal) {
+      conn.sendControl({
+        type: 'error',
+        code: 'UNAUTHENTICATED',
+        message: 'send {"type":"auth","token":"..."} first',
+      });
+      return;
+    }
+    if (message.type === 'unsubscribe') {
+      if (!conn.subscriptions.delete(message.id)) {
+        conn.sendControl({
+          type: 'error',
+          code: 'NOT_FOUND',
+          message: `no subscription '${message.id}'`,
+        });
+        return;
+      }
+      conn.sendControl({ type: 'unsubscribed', id: message.id });
+      return;
+    }
+    // subscribe
+    const max = this.config.gateway.maxSubscriptions;
+    const id = message.id ?? conn.newSubscriptionId();
+    if (!conn.subscriptions.has(id) && conn.subscriptions.size >= max) {
+      conn.sendControl({
+        type: 'error',
+        code: 'TOO_MANY_SUBSCRIPTIONS',
+        message: `at most ${max} subscriptions per connection (LIVE_MAX_SUBSCRIPTIONS)`,
+      });
+      return;
+    }
+    const filters = scopeFilters(principal, message.filters);
+    if (!filters) {
+      conn.sendControl({
+        type: 'error',
+        code: 'FORBIDDEN',
+        message: `this token reads only events of agent '${principal.agentId}'`,
+      });
+      return;
+    }
+    conn.subscriptions.set(id, filters);
+    conn.sendControl({ type: 'subscribed', id, filters });
+  }
+
+  /** Sends one event to every client with a matching subscription. Never blocks on a client. */
+  private dispatch(event: SwitchyardEvent): void {
+    if (this.connections.size === 0) return;
+    let json: string | undefined;
+    for (const conn of this.connections.values()) {
+      if (!conn.principal || conn.subscriptions.size === 0) continue;
+      const ids = conn.matching(event);
+      if (ids.length === 0) continue;
+      json ??= JSON.stringify(event.source ? event : { ...event, source: this.fanout.instanceId });
+      conn.deliverEvent(ids, json);
+      if (!conn.isOpen) this.noteSlowClose(conn);
+    }
+  }
+
+  /** Heartbeat: terminate clients that missed the last pong, ping the rest, cut slow ones. */
+  private beat(): void {
+    for (const conn of this.connections.values()) {
+      if (conn.checkSlow()) {
+        this.noteSlowClose(conn);
+        continue;
+      }
+      if (conn.awaitingPong) {
+        this.totals.deadTerminated++;
+        this.logger.warn(`live client ${conn.id} missed a heartbeat: terminated`);
+        conn.ws.terminate();
+        continue;
+      }
+      conn.awaitingPong = true;
+      try {
+        conn.ws.ping();
+      } catch {
+        conn.ws.terminate();
+      }
+    }
+  }
+
+  private noteSlowClose(conn: LiveConnection): void {
+    if (!this.connections.has(conn.ws)) return;
+    this.totals.slowClosed++;
+    this.totals.delivered += conn.delivered;
+    this.totals.dropped += conn.droppedTotal;
+    this.connections.delete(conn.ws);
+    this.logger.warn(`live client ${conn.id} could not keep up: closed (4008)`);
+  }
+}
+
+/** `Authorization: Bearer x`, or `?token=x` / `?access_token=x` for browsers. */
+function tokenFromRequest(request: IncomingMessage): string | undefined {
+  const header = bearerToken(request.headers.authorization);
+  if (header) return header;
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const query = url.searchParams.get('token') ?? url.searchParams.get('access_token');
+  return query && query.length > 0 ? query : undefined;
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+/** Agent tokens only see their own agent's events; other roles read everything. */
+function scopeFilters<F extends { agentId?: string }>(
+  principal: Principal,
+  filters: F,
+): F | undefined {
+  if (principal.role !== Role.Agent) return filters;
+  if (filters.agentId !== undefined && filters.agentId !== principal.agentId) return undefined;
+  return { ...filters, agentId: principal.agentId };
+}
