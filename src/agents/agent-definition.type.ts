@@ -36,8 +36,13 @@ export interface AgentDefinition {
   file: string;
   /** Absolute path of the definition file. */
   path: string;
-  /** Front-matter keys neither Claude Code nor Switchyard knows, kept verbatim. */
+  /**
+   * Front-matter keys without a field above, kept verbatim: unknown keys and Claude Code keys we
+   * do not model (`skills`, `hooks`, `mcpServers`...).
+   */
   extra: Record<string, unknown>;
+  /** Non-fatal notes from loading (ignored tool names, a repaired line...); set by the loader. */
+  warnings?: string[];
 }
 
 export interface SkippedAgentFile {
