@@ -12,12 +12,13 @@ import { GatewayModule } from './gateway/gateway.module';
 import { loggerParams } from './observability/logging';
 import { ObservabilityModule } from './observability/observability.module';
 import { RedisModule } from './redis/redis.module';
+import { ResilienceModule } from './resilience/resilience.module';
 
 /**
  * Feature modules of the control plane. Each owns one folder under src/ (see docs/architecture.md)
  * and depends only on the infrastructure modules above plus what it imports itself.
  */
-const FEATURE_MODULES: Type[] = [GatewayModule];
+const FEATURE_MODULES: Type[] = [GatewayModule, ResilienceModule];
 
 @Module({})
 export class AppModule {

@@ -7,6 +7,7 @@ import { httpSection } from './http.config';
 import { loggingSection } from './logging.config';
 import { observabilitySection } from './observability.config';
 import { redisSection } from './redis.config';
+import { resilienceSection } from './resilience.config';
 
 /** Every configuration section. A module that needs settings adds its own section file here. */
 export const configSections = {
@@ -18,5 +19,6 @@ export const configSections = {
   bus: busSection,
   discovery: discoverySection,
   agents: agentsSection,
+  resilience: resilienceSection,
   gateway: gatewaySection,
 } as const;
