@@ -8,6 +8,7 @@ import { loggingSection } from './logging.config';
 import { observabilitySection } from './observability.config';
 import { redisSection } from './redis.config';
 import { resilienceSection } from './resilience.config';
+import { workerSection } from './worker.config';
 
 /** Every configuration section. A module that needs settings adds its own section file here. */
 export const configSections = {
@@ -21,4 +22,5 @@ export const configSections = {
   agents: agentsSection,
   resilience: resilienceSection,
   gateway: gatewaySection,
+  worker: workerSection,
 } as const;

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { bool, defineSection, field, int } from '../config-field.util';
+
+export const workerSection = defineSection('worker', 'Agent worker', {
+  defaultTimeoutMs: field(
+    'WORKER_DEFAULT_TIMEOUT_MS',
+    int(1).default(300_000),
+    'Execution timeout of a task attempt when neither the task nor the agent sets one',
+  ),
+  killGraceMs: field(
+    'WORKER_KILL_GRACE_MS',
+    int(0, 60_000).default(500),
+    'After SIGTERM to a command/claude process group, how long before SIGKILL',
+  ),
+  drainTimeoutMs: field(
+    'WORKER_DRAIN_TIMEOUT_MS',
+    int(0).default(30_000),
+    'On SIGTERM, how long in-flight tasks may run before they are aborted and handed back',
+  ),
+  commandMaxOutputBytes: field(
+    'WORKER_COMMAND_MAX_OUTPUT_BYTES',
+    int(1).default(4_194_304),
+    'Largest stdout a command/claude agent may write (bigger fails with output_too_large)',
+  ),
+  commandMaxStderrBytes: field(
+    'WORKER_COMMAND_MAX_STDERR_BYTES',
+    int(1).default(1_048_576),
+    'Largest stderr a command/claude agent may write (bigger fails with output_too_large)',
+  ),
+  httpMaxResponseBytes: field(
+    'WORKER_HTTP_MAX_RESPONSE_BYTES',
+    int(1).default(4_194_304),
+    'Largest response body an http agent may return',
+  ),
+  httpAllowPrivate: field(
+    'WORKER_HTTP_ALLOW_PRIVATE',
+    bool().default(true),
+    'Let http agents live on private addresses (10/8, 172.16/12, 192.168/16, fc00::/7)',
+  ),
+  httpAllowLinkLocal: field(
+    'WORKER_HTTP_ALLOW_LINK_LOCAL',
+    bool().default(false),
+    'Let http agents live on link-local addresses (169.254/16, fe80::/10); metadata addresses stay refused',
+  ),
+  httpAllowLoopback: field(
+    'WORKER_HTTP_ALLOW_LOOPBACK',
+    bool().default(true),
+    'Let http agents live on loopback addresses (127/8, ::1)',
+  ),
+  claudeBin: field(
+    'CLAUDE_BIN',
+    z.string().min(1).default('claude'),
+    'Claude Code executable used by executor: claude agents (looked up on PATH)',
+  ),
+  claudeSystemPrompt: field(
+    'CLAUDE_SYSTEM_PROMPT_MODE',
+    z.enum(['replace', 'append']).default('replace'),
+    "replace: the agent body is the whole system prompt (--system-prompt, as for a subagent); append: added to Claude Code's (--append-system-prompt)",
+  ),
+  reviewMaxFunctionLines: field(
+    'REVIEW_MAX_FUNCTION_LINES',
+    int(1).default(60),
+    'code-reviewer builtin: functions longer than this many lines are reported',
+  ),
+  reportsDir: field(
+    'WORKER_REPORTS_DIR',
+    z.string().min(1).default('reports'),
+    'doc-writer builtin: where reports go when the task gives no outPath',
+  ),
+});

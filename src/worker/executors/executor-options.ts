@@ -1,0 +1,35 @@
+import type { BuiltinHandlerRegistry } from '../builtin-handlers/builtin-handler.type';
+
+/** Settings every executor kind reads (normally from `config.worker`). */
+export interface ExecutorOptions {
+  defaultTimeoutMs: number;
+  killGraceMs: number;
+  commandMaxOutputBytes: number;
+  commandMaxStderrBytes: number;
+  httpMaxResponseBytes: number;
+  httpAllowPrivate: boolean;
+  httpAllowLinkLocal: boolean;
+  httpAllowLoopback: boolean;
+  claudeBin: string;
+  claudeSystemPrompt: 'replace' | 'append';
+  /** Builtin handlers by name (see `createBuiltinHandlers`). */
+  builtinHandlers: BuiltinHandlerRegistry;
+  /** Environment child processes inherit from (filtered for `command`); the worker passes its own. */
+  env: NodeJS.ProcessEnv;
+  /** Working directory of command/claude processes and base of relative builtin module paths. */
+  cwd: string;
+}
+
+/** Defaults matching `config.worker`'s defaults, for tests and embedded use. */
+export const DEFAULT_EXECUTOR_OPTIONS: Omit<ExecutorOptions, 'builtinHandlers' | 'env' | 'cwd'> = {
+  defaultTimeoutMs: 300_000,
+  killGraceMs: 500,
+  commandMaxOutputBytes: 4_194_304,
+  commandMaxStderrBytes: 1_048_576,
+  httpMaxResponseBytes: 4_194_304,
+  httpAllowPrivate: true,
+  httpAllowLinkLocal: false,
+  httpAllowLoopback: true,
+  claudeBin: 'claude',
+  claudeSystemPrompt: 'replace',
+};

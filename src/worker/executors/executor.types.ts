@@ -1,0 +1,81 @@
+import type { AgentDefinition } from '../../agents/agent-definition.type';
+import type { ExecutionErrorType } from './execution-error';
+
+/** One task attempt handed to an executor. Transport-agnostic: built from a bus message or a TaskRecord. */
+export interface ExecutionRequest {
+  taskId: string;
+  /** Attempt number, 0 for the first. `taskId:attempt` identifies one execution. */
+  attempt: number;
+  capability: string;
+  payload: unknown;
+  /** Results of the tasks this one depends on, keyed by task id (and by ref inside a workflow). */
+  inputs?: Record<string, unknown>;
+  /** Per-attempt execution timeout; the executor falls back to the agent's `timeoutSeconds`, then to its default. */
+  timeoutMs?: number;
+  workflowId?: string;
+  /** Workflow-local reference of the task, when it was submitted inside a workflow. */
+  ref?: string;
+}
+
+/** Tokens, cost and turns an execution used (recorded for `claude`; `durationMs` for all). */
+export interface ExecutionUsage {
+  costUsd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  turns?: number;
+  durationMs: number;
+}
+
+/** A failed execution, with the queue's retry class (see {@link ExecutionErrorType}). */
+export interface ExecutionError {
+  type: ExecutionErrorType;
+  message: string;
+  retryable: boolean;
+  details?: unknown;
+}
+
+export type ExecutionResult =
+  | { ok: true; output: unknown; usage?: ExecutionUsage }
+  | { ok: false; error: ExecutionError; usage?: ExecutionUsage };
+
+/** The subset of a logger executors use (Nest's `Logger` satisfies it). */
+export interface WorkerLogger {
+  log(message: string, context?: Record<string, unknown>): void;
+  warn(message: string, context?: Record<string, unknown>): void;
+  error(message: string, context?: Record<string, unknown>): void;
+  debug?(message: string, context?: Record<string, unknown>): void;
+}
+
+export interface DelegateOptions {
+  /** Child task priority (1..10). */
+  priority?: number;
+  /** How long to wait for the child's result. */
+  timeoutMs?: number;
+  /** Cancels the wait (and, where the delegate supports it, the child task). Defaults to the parent's signal. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Submits a child task for `capability` through the control plane and resolves with its result
+ * (rejects when it fails). Provided by whoever wires the worker to the control plane.
+ */
+export type DelegateFn = (
+  capability: string,
+  payload: unknown,
+  options?: DelegateOptions,
+) => Promise<unknown>;
+
+/** What an executor gets besides the request. */
+export interface ExecutionContext {
+  /** Aborts on cancellation, timeout or drain. Executors stop promptly and leave nothing running. */
+  signal: AbortSignal;
+  agent: AgentDefinition;
+  logger: WorkerLogger;
+  delegate: DelegateFn;
+}
+
+/** Runs task attempts for one agent. Never rejects: every failure is an `{ ok: false }` result. */
+export interface Executor {
+  readonly kind: AgentDefinition['executor'];
+  execute(request: ExecutionRequest, ctx: ExecutionContext): Promise<ExecutionResult>;
+}
