@@ -7,6 +7,7 @@ import { ZodValidationPipe } from './common/http/zod-validation.pipe';
 import { ConfigModule } from './config/config.module';
 import { ConfigService } from './config/config.service';
 import type { AppConfigValues } from './config/load-config';
+import { DiscoveryModule } from './discovery/discovery.module';
 import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { loggerParams } from './observability/logging';
@@ -18,7 +19,7 @@ import { ResilienceModule } from './resilience/resilience.module';
  * Feature modules of the control plane. Each owns one folder under src/ (see docs/architecture.md)
  * and depends only on the infrastructure modules above plus what it imports itself.
  */
-const FEATURE_MODULES: Type[] = [GatewayModule, ResilienceModule];
+const FEATURE_MODULES: Type[] = [GatewayModule, ResilienceModule, DiscoveryModule];
 
 @Module({})
 export class AppModule {

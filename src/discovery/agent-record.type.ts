@@ -27,6 +27,8 @@ export interface AgentRecord {
   /** When it disappears unless it heartbeats. */
   expiresAt: string;
   metadata: Record<string, string>;
+  /** Heartbeat TTL of this agent (the registry default unless it registered with its own). */
+  ttlSeconds?: number;
 }
 
 export interface FindAgentsQuery {
