@@ -118,7 +118,7 @@ describe('parseAgentFile', () => {
       expect(a.description).toBe('Use this agent when: asked. Examples: none');
       expect(a.tools).toEqual(['Read']);
       expect(a.warnings).toEqual([
-        'front matter is not strict YAML: quoted a value containing ": " to read it',
+        '`description` is not valid YAML as written (unquoted ": " inside); read it as quoted text',
       ]);
     });
 

@@ -89,8 +89,10 @@ export function parseAgentFile(
   const keys = ours.data;
 
   const warnings: string[] = [];
-  if (frontMatter.repaired) {
-    warnings.push('front matter is not strict YAML: quoted a value containing ": " to read it');
+  for (const key of frontMatter.quotedKeys) {
+    warnings.push(
+      `\`${key}\` is not valid YAML as written (unquoted ": " inside); read it as quoted text`,
+    );
   }
   const tools = parseToolList(data.tools, 'tools');
   const disallowed = parseToolList(data.disallowedTools, 'disallowedTools');

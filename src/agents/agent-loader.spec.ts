@@ -130,9 +130,12 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
   });
 
   it('repairs unquoted ": " in descriptions (one line or folded lines)', () => {
-    expect(agent('unquoted-colon-description.md').description).toBe(
-      'Use this agent when: the user asks for a review. Note: be kind.',
-    );
+    expect(agent('unquoted-colon-description.md')).toMatchObject({
+      description: 'Use this agent when: the user asks for a review. Note: be kind.',
+      warnings: [
+        '`description` is not valid YAML as written (unquoted ": " inside); read it as quoted text',
+      ],
+    });
     expect(agent('multiline-plain-with-colon.md').description).toBe(
       'Use this agent for audits. Important: it never writes files.\nSecond paragraph.',
     );

@@ -6,7 +6,7 @@ describe('parseFrontMatter', () => {
       status: 'ok',
       data: { name: 'a' },
       body: 'Body\n',
-      repaired: false,
+      quotedKeys: [],
     });
   });
 
@@ -31,7 +31,7 @@ describe('parseFrontMatter', () => {
         status: 'ok',
         data: { name: 'a' },
         body: 'B',
-        repaired: false,
+        quotedKeys: [],
       });
     }
   });
@@ -41,7 +41,7 @@ describe('parseFrontMatter', () => {
       status: 'ok',
       data: null,
       body: 'B',
-      repaired: false,
+      quotedKeys: [],
     });
   });
 
@@ -50,7 +50,7 @@ describe('parseFrontMatter', () => {
       status: 'ok',
       data: { name: 'a', description: 'Use: this' },
       body: '',
-      repaired: true,
+      quotedKeys: ['description'],
     });
   });
 

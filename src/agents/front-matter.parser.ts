@@ -9,8 +9,11 @@ export type FrontMatter =
   | { status: 'unclosed' }
   /** The YAML does not parse, even after {@link quoteColonValues}. */
   | { status: 'invalid'; error: string }
-  /** `data` is whatever the YAML held (null when empty); `body` is the text after the block. */
-  | { status: 'ok'; data: unknown; body: string; repaired: boolean };
+  /**
+   * `data` is whatever the YAML held (null when empty); `body` is the text after the block;
+   * `quotedKeys` lists keys whose value had to be quoted to parse (empty for strict YAML).
+   */
+  | { status: 'ok'; data: unknown; body: string; quotedKeys: string[] };
 
 /**
  * Splits a Markdown file into YAML front matter and body and parses the YAML. Tolerates a BOM,
@@ -29,12 +32,17 @@ export function parseFrontMatter(text: string): FrontMatter {
   const yaml = lines.slice(1, close).join('\n');
   const body = lines.slice(close + 1).join('\n');
   try {
-    return { status: 'ok', data: parseYaml(yaml), body, repaired: false };
+    return { status: 'ok', data: parseYaml(yaml), body, quotedKeys: [] };
   } catch (strictError) {
     const repaired = quoteColonValues(yaml);
-    if (repaired !== yaml) {
+    if (repaired.quotedKeys.length > 0) {
       try {
-        return { status: 'ok', data: parseYaml(repaired), body, repaired: true };
+        return {
+          status: 'ok',
+          data: parseYaml(repaired.yaml),
+          body,
+          quotedKeys: repaired.quotedKeys,
+        };
       } catch {
         // Report the strict parse's error: it points at the line the author wrote.
       }

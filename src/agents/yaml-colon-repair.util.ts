@@ -10,12 +10,13 @@ const MAPPING_INDICATOR = /:(?:[ \t]|$)/m;
  * `key: value` line whose unquoted (plain) value contains `: ` or ends with `:` — which strict
  * YAML reads as a nested mapping — gets its value double-quoted. Indented continuation lines of
  * that value are folded into it the way YAML folds a plain scalar (lines joined with a space, a
- * blank line becoming a newline). Returns the text unchanged when no line needs it. Only meant to
- * be tried after a strict parse failed.
+ * blank line becoming a newline). Returns the new text and the keys whose value was quoted (none:
+ * the text is unchanged). Only meant to be tried after a strict parse failed.
  */
-export function quoteColonValues(yaml: string): string {
+export function quoteColonValues(yaml: string): { yaml: string; quotedKeys: string[] } {
   const lines = yaml.split('\n');
   const out: string[] = [];
+  const quotedKeys: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const match = KEY_LINE.exec(lines[i]);
     if (!match || NOT_PLAIN.test(match[2])) {
@@ -31,9 +32,10 @@ export function quoteColonValues(yaml: string): string {
       continue;
     }
     out.push(`${match[1]}: ${JSON.stringify(foldPlainLines(parts))}`);
+    quotedKeys.push(match[1]);
     i = end - 1;
   }
-  return out.join('\n');
+  return { yaml: out.join('\n'), quotedKeys };
 }
 
 /** YAML plain-scalar folding: adjacent lines join with a space, each blank line is a newline. */
