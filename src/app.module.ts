@@ -14,12 +14,13 @@ import { loggerParams } from './observability/logging';
 import { ObservabilityModule } from './observability/observability.module';
 import { RedisModule } from './redis/redis.module';
 import { ResilienceModule } from './resilience/resilience.module';
+import { StateModule } from './state/state.module';
 
 /**
  * Feature modules of the control plane. Each owns one folder under src/ (see docs/architecture.md)
  * and depends only on the infrastructure modules above plus what it imports itself.
  */
-const FEATURE_MODULES: Type[] = [GatewayModule, ResilienceModule, DiscoveryModule];
+const FEATURE_MODULES: Type[] = [GatewayModule, ResilienceModule, DiscoveryModule, StateModule];
 
 @Module({})
 export class AppModule {

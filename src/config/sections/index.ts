@@ -8,6 +8,7 @@ import { loggingSection } from './logging.config';
 import { observabilitySection } from './observability.config';
 import { redisSection } from './redis.config';
 import { resilienceSection } from './resilience.config';
+import { stateSection } from './state.config';
 import { workerSection } from './worker.config';
 
 /** Every configuration section. A module that needs settings adds its own section file here. */
@@ -23,4 +24,5 @@ export const configSections = {
   resilience: resilienceSection,
   gateway: gatewaySection,
   worker: workerSection,
+  state: stateSection,
 } as const;

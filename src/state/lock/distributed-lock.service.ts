@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import { ConfigService } from '../../config/config.service';
+import { RedisService } from '../../redis/redis.service';
+import { stateCommands, type StateRedisCommands } from '../state-redis-commands';
+import type { AcquireOptions, LockHandle } from './lock-handle';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Redis locks with fencing tokens. Acquire is `SET NX PX` plus an `INCR` of the lock's fencing
+ * counter in one script; release and extend compare the token (Lua in `state/commands/`). A
+ * watchdog extends the lock every ttl/3 while the holder works; a lock held past the maximum is
+ * force-released (by its own watchdog, or by the next contender) and logged.
+ *
+ * A lock alone cannot stop a holder that was paused past its ttl from writing afterwards: the
+ * store checks the fencing token of every write (see `state-write-4.lua`).
+ */
+@Injectable()
+export class DistributedLockService implements OnApplicationShutdown {
+  private readonly logger = new Logger(DistributedLockService.name);
+  private readonly lua: StateRedisCommands;
+  private readonly held = new Set<Handle>();
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: ConfigService,
+  ) {
+    this.lua = stateCommands(redis.client);
+  }
+
+  lockKey = (name: string): string => this.redis.key('state', 'lock', name);
+  fenceKey = (name: string): string => this.redis.key('state', 'fence', name);
+
+  /** Takes the lock once; undefined when someone else holds it. */
+  async tryAcquire(name: string, options: AcquireOptions = {}): Promise<LockHandle | undefined> {
+    const result = await this.attempt(name, options);
+    return 'handle' in result ? result.handle : undefined;
+  }
+
+  /** Waits (polling with jitter) up to `waitMs` for the lock; 409 when it stays busy. */
+  async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
+    const waitMs = options.waitMs ?? this.config.state.lockWaitMs;
+    const deadline = Date.now() + waitMs;
+    let delay = 1;
+    for (;;) {
+      const result = await this.attempt(name, options);
+      if ('handle' in result) return result.handle;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new AppException(
+          ErrorCode.Conflict,
+          `Lock '${name}' is busy: not acquired within ${waitMs} ms`,
+          { lock: name, waitMs },
+        );
+      }
+      // Poll faster than the remaining ttl, back off a little under contention.
+      const pause = Math.min(delay * (0.5 + Math.random()), left, Math.max(1, result.pttl));
+      await sleep(pause);
+      delay = Math.min(delay * 2, 50);
+    }
+  }
+
+  /** Runs `fn` holding the lock; always releases. */
+  async withLock<T>(
+    name: string,
+    fn: (lock: LockHandle) => Promise<T>,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lock = await this.acquire(name, options);
+    try {
+      return await fn(lock);
+    } finally {
+      await lock.release().catch((e: Error) => this.logger.warn(`release ${name}: ${e.message}`));
+    }
+  }
+
+  /** The fencing token most recently issued for a lock (0 if never acquired). */
+  async currentFence(name: string): Promise<number> {
+    return Number((await this.redis.client.get(this.fenceKey(name))) ?? 0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.held].map((h) => h.release().catch(() => false)));
+  }
+
+  private async attempt(
+    name: string,
+    options: AcquireOptions,
+  ): Promise<{ handle: LockHandle } | { pttl: number }> {
+    const ttlMs = options.ttlMs ?? this.config.state.lockTtlMs;
+    const maxHoldMs = options.maxHoldMs ?? this.config.state.lockMaxHoldMs;
+    const acquiredAt = Date.now();
+    const token = `${acquiredAt}.${randomBytes(8).toString('hex')}`;
+    const [fence, extra] = await this.lua.stateLockAcquire(
+      this.lockKey(name),
+      this.fenceKey(name),
+      token,
+      ttlMs,
+      maxHoldMs,
+    );
+    if (Number(fence) === 0) return { pttl: Number(extra) };
+    if (typeof extra === 'string' && extra !== '') {
+      this.logger.error(
+        { lock: name, forcedToken: extra, maxHoldMs },
+        `lock '${name}' was held longer than ${maxHoldMs} ms: force-released`,
+      );
+    }
+    const handle = new Handle(this, name, token, Number(fence), acquiredAt, ttlMs, maxHoldMs);
+    if (options.watchdog ?? true) handle.startWatchdog();
+    return { handle };
+  }
+
+  /** @internal used by handles */
+  async extend(handle: Handle): Promise<number> {
+    return this.lua.stateLockExtend(
+      this.lockKey(handle.name),
+      handle.token,
+      handle.ttlMs,
+      handle.maxHoldMs,
+    );
+  }
+
+  /** @internal used by handles */
+  async releaseToken(name: string, token: string): Promise<boolean> {
+    return (await this.lua.stateLockRelease(this.lockKey(name), token)) === 1;
+  }
+
+  /** @internal */
+  track(handle: Handle, held: boolean): void {
+    if (held) this.held.add(handle);
+    else this.held.delete(handle);
+  }
+
+  /** @internal */
+  log(level: 'warn' | 'error', obj: Record<string, unknown>, message: string): void {
+    this.logger[level](obj, message);
+  }
+}
+
+class Handle implements LockHandle {
+  lost = false;
+  private timer: NodeJS.Timeout | undefined;
+  private released = false;
+
+  constructor(
+    private readonly locks: DistributedLockService,
+    readonly name: string,
+    readonly token: string,
+    readonly fence: number,
+    readonly acquiredAt: number,
+    readonly ttlMs: number,
+    readonly maxHoldMs: number,
+  ) {}
+
+  startWatchdog(): void {
+    this.locks.track(this, true);
+    const every = Math.max(5, Math.floor(this.ttlMs / 3));
+    this.timer = setInterval(() => void this.tick(), every);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.released || this.lost) return;
+    try {
+      const result = await this.locks.extend(this);
+      if (result === 1) return;
+      this.lost = true;
+      this.stopWatchdog();
+      if (result === -1) {
+        this.locks.log(
+          'error',
+          { lock: this.name, fence: this.fence, heldMs: Date.now() - this.acquiredAt },
+          `lock '${this.name}' held longer than ${this.maxHoldMs} ms: force-released`,
+        );
+      } else {
+        this.locks.log(
+          'warn',
+          { lock: this.name, fence: this.fence },
+          `lock '${this.name}' expired or was taken over while held; writes under it will be refused`,
+        );
+      }
+    } catch (e) {
+      // Redis unreachable: keep trying; the lock expires on its own if we cannot extend it.
+      this.locks.log('warn', { lock: this.name }, `lock watchdog: ${(e as Error).message}`);
+    }
+  }
+
+  private stopWatchdog(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.locks.track(this, false);
+  }
+
+  async release(): Promise<boolean> {
+    if (this.released) return false;
+    this.released = true;
+    this.stopWatchdog();
+    return this.locks.releaseToken(this.name, this.token);
+  }
+}

@@ -1,0 +1,281 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { ConfigService } from '../config/config.service';
+import { RedisService } from '../redis/redis.service';
+import { OBJECT_STORE, type ObjectStore } from './object-store/object-store';
+import {
+  DOCUMENTS_PREFIX,
+  documentKeyOf,
+  documentMetadata,
+  documentObjectKey,
+  parseDocumentObject,
+} from './state-object-keys.util';
+import { StateRepository } from './state.repository';
+
+export interface SyncReport {
+  /** Documents loaded into Redis because the store held a newer version. */
+  loaded: number;
+  /** Documents uploaded because Redis held a newer version (or the store had none). */
+  uploaded: number;
+  unchanged: number;
+  failed: number;
+}
+
+export interface StoreStatus {
+  healthy: boolean;
+  lastError?: string;
+  lastErrorAt?: string;
+}
+
+const PARALLEL = 8;
+
+async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  });
+  await Promise.all(workers);
+}
+
+/**
+ * Keeps the durable store in step with Redis: writes each saved version through, remembers what
+ * could not be uploaded (the pending set in Redis, shared by every instance) and uploads it from
+ * a background job once the store answers again, and reconciles both ways (`syncFromCloud`) at
+ * boot and on demand. Redis stays the source of truth for writes; the store is what survives the
+ * loss of Redis.
+ */
+@Injectable()
+export class StateSyncService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(StateSyncService.name);
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private status: StoreStatus = { healthy: true };
+  private readonly archiveKey: string;
+
+  constructor(
+    private readonly repo: StateRepository,
+    private readonly redis: RedisService,
+    private readonly config: ConfigService,
+    @Inject(OBJECT_STORE) readonly store: ObjectStore,
+  ) {
+    this.archiveKey = redis.key('state', 'archive-pending');
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.state.syncOnStartup) {
+      try {
+        const report = await this.syncFromCloud();
+        this.logger.log({ ...report, store: this.store.location }, 'state synced with the store');
+      } catch (e) {
+        this.logger.warn(
+          `state sync at boot failed (${(e as Error).message}); retrying in background`,
+        );
+      }
+    }
+    this.timer = setInterval(() => void this.runBackground(), this.config.state.syncIntervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.store.close?.();
+  }
+
+  get storeStatus(): StoreStatus {
+    return this.status;
+  }
+
+  /**
+   * Uploads the current version of `key` (whatever it is by now) and marks it stored. Returns
+   * false when the store failed: the key stays pending for the background job.
+   */
+  async flush(key: string): Promise<boolean> {
+    let doc;
+    try {
+      doc = await this.repo.read(key);
+      if (!doc) {
+        await this.repo.markUploaded(key, -1);
+        return true;
+      }
+    } catch {
+      return false; // Redis trouble: the key stays pending; the API reports Redis itself.
+    }
+    try {
+      await this.store.put(documentObjectKey(key), JSON.stringify(doc), documentMetadata(doc));
+    } catch (e) {
+      this.failed(e);
+      return false;
+    }
+    this.healthy();
+    try {
+      await this.repo.markUploaded(key, doc.version);
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
+  /** Write-through after a save: skipped (left pending) while the store is known to be down. */
+  async writeThrough(key: string): Promise<boolean> {
+    if (!this.status.healthy) return false;
+    return this.flush(key);
+  }
+
+  /** Uploads pending documents and archives; returns how many documents are still pending. */
+  async flushPending(): Promise<number> {
+    for (;;) {
+      const keys = await this.repo.pending(100);
+      if (keys.length === 0) break;
+      let ok = true;
+      await forEachLimited(keys, async (key) => {
+        if (!(await this.flush(key))) ok = false;
+      });
+      if (!ok) break;
+    }
+    await this.flushArchives();
+    return this.repo.pendingCount();
+  }
+
+  /**
+   * `sync_from_cloud`: for every document in the store, load it when it is newer than Redis's
+   * copy (e.g. after Redis lost its data), upload Redis's when that is newer; then upload every
+   * Redis document the store does not have yet.
+   */
+  async syncFromCloud(): Promise<SyncReport> {
+    const report: SyncReport = { loaded: 0, uploaded: 0, unchanged: 0, failed: 0 };
+    const inStore = new Set<string>();
+    let next: string | undefined;
+    try {
+      do {
+        const page = await this.store.list(DOCUMENTS_PREFIX, next);
+        next = page.next;
+        const keys = page.keys.flatMap((k) => {
+          const key = documentKeyOf(k);
+          return key === undefined ? [] : [key];
+        });
+        keys.forEach((k) => inStore.add(k));
+        await forEachLimited(keys, async (key) => {
+          try {
+            await this.reconcile(key, report);
+          } catch (e) {
+            report.failed++;
+            this.logger.warn(`sync of '${key}' failed: ${(e as Error).message}`);
+          }
+        });
+      } while (next !== undefined);
+      this.healthy();
+    } catch (e) {
+      this.failed(e);
+      throw e;
+    }
+    // Documents Redis has and the store does not (written while it was empty or unreachable).
+    const missing: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const keys = await this.repo.listKeys('', after, 1000);
+      if (keys.length === 0) break;
+      missing.push(...keys.filter((k) => !inStore.has(k)));
+      after = keys[keys.length - 1];
+    }
+    for (const key of await this.repo.pending(10_000)) {
+      if (!inStore.has(key) && !missing.includes(key)) missing.push(key);
+    }
+    await forEachLimited(missing, async (key) => {
+      if (await this.flush(key)) report.uploaded++;
+      else report.failed++;
+    });
+    return report;
+  }
+
+  private async reconcile(key: string, report: SyncReport): Promise<void> {
+    const meta = await this.store.head(documentObjectKey(key));
+    const local = await this.repo.read(key);
+    const stored = Number(meta?.version ?? 0);
+    const current = local?.version ?? 0;
+    if (stored > current) {
+      const object = await this.store.get(documentObjectKey(key));
+      if (!object) return;
+      const doc = parseDocumentObject(key, object.body);
+      if (await this.repo.load(doc)) report.loaded++;
+      else report.unchanged++;
+    } else if (current > stored) {
+      if (await this.flush(key)) report.uploaded++;
+      else report.failed++;
+    } else {
+      report.unchanged++;
+    }
+  }
+
+  /** Keeps an archive record in Redis until the store takes it. */
+  async holdArchive(objectKey: string, body: string): Promise<void> {
+    await this.redis.client.hset(this.archiveKey, objectKey, body);
+  }
+
+  async pendingArchives(): Promise<number> {
+    return this.redis.client.hlen(this.archiveKey);
+  }
+
+  private async flushArchives(): Promise<void> {
+    const held = await this.redis.client.hgetall(this.archiveKey);
+    for (const [objectKey, body] of Object.entries(held)) {
+      try {
+        await this.store.put(objectKey, body, { kind: 'workflow-archive' });
+        this.healthy();
+      } catch (e) {
+        this.failed(e);
+        return;
+      }
+      // Remove only what we uploaded: a newer record under the same key stays held.
+      await this.redis.client.eval(
+        "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0",
+        1,
+        this.archiveKey,
+        objectKey,
+        body,
+      );
+    }
+  }
+
+  private async runBackground(): Promise<void> {
+    if (this.running) return;
+    this.running = (async () => {
+      try {
+        const pending = (await this.repo.pendingCount()) + (await this.pendingArchives());
+        if (pending > 0) {
+          const left = await this.flushPending();
+          if (left === 0) this.logger.log('every pending document reached the store');
+        } else if (!this.status.healthy) {
+          await this.store.ping();
+          this.healthy();
+        }
+      } catch (e) {
+        this.failed(e);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    await this.running;
+  }
+
+  private healthy(): void {
+    if (!this.status.healthy) this.logger.log(`state store ${this.store.location} reachable again`);
+    this.status = { healthy: true };
+  }
+
+  private failed(err: unknown): void {
+    const message = (err as Error).message ?? String(err);
+    if (this.status.healthy) {
+      this.logger.warn(
+        `state store ${this.store.location} failing (${message}): writes stay in Redis, pending upload`,
+      );
+    }
+    this.status = { healthy: false, lastError: message, lastErrorAt: new Date().toISOString() };
+  }
+}
