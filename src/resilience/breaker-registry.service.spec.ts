@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { AgentMessage, AgentMessageInput } from '../bus/agent-message.schema';
 import {
   type BusState,
@@ -128,15 +129,53 @@ async function gauge(metrics: MetricsService, agent: string): Promise<number | u
 
 describe('BreakerRegistry', () => {
   let h: Harness;
+  let logged: { level: string; entry: unknown }[];
 
   beforeEach(() => {
     jest.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
+    logged = [];
+    // Collect log lines instead of printing them (the logger is not what is tested here).
+    for (const level of ['log', 'warn'] as const) {
+      jest.spyOn(Logger.prototype, level).mockImplementation((...args: unknown[]) => {
+        logged.push({ level, entry: args[0] });
+      });
+    }
     h = makeRegistry();
   });
 
   afterEach(async () => {
     await h.registry.onModuleDestroy();
+    jest.restoreAllMocks();
     jest.useRealTimers();
+  });
+
+  it('logs every transition with the agent id', async () => {
+    await failTimes(h.registry, 'a1', 5);
+    jest.advanceTimersByTime(60_000);
+    await h.registry.fire('a1', ok);
+    expect(logged).toEqual([
+      {
+        level: 'warn',
+        entry: expect.objectContaining({
+          agent_id: 'a1',
+          state: 'open',
+          previous: 'closed',
+          failures: 5,
+        }),
+      },
+      {
+        level: 'log',
+        entry: expect.objectContaining({ agent_id: 'a1', state: 'half_open', reason: 'timer' }),
+      },
+      {
+        level: 'log',
+        entry: expect.objectContaining({
+          agent_id: 'a1',
+          state: 'closed',
+          reason: 'trial_succeeded',
+        }),
+      },
+    ]);
   });
 
   it('passes results through and keeps the breaker closed on success', async () => {

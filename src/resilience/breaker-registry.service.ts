@@ -50,6 +50,8 @@ interface Entry {
   state: BreakerState;
   /** Times of the failures counted since the last success / transition (oldest first). */
   failures: number[];
+  /** Failures that opened it (ours or the remote instance's), reported while not closed. */
+  failuresAtOpen: number;
   successes: number;
   totalFailures: number;
   rejections: number;
@@ -116,7 +118,9 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
     @Optional() @Inject(BREAKER_ERROR_CLASSIFIER) classifier?: BreakerErrorClassifier,
   ) {
     this.settings = config.resilience;
-    this.instanceId = `cp-${randomUUID()}`;
+    // The bus names this instance when BUS_INSTANCE_ID is set; otherwise one id per registry.
+    const busInstance = (config.bus as { instanceId?: string }).instanceId;
+    this.instanceId = busInstance ?? `cp-${randomUUID()}`;
     this.counts =
       classifier ??
       defaultErrorClassifier({
@@ -410,6 +414,7 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
       breaker,
       state: 'closed',
       failures: [],
+      failuresAtOpen: 0,
       successes: 0,
       totalFailures: 0,
       rejections: 0,
@@ -483,6 +488,7 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
     if (state !== 'half_open') entry.orderAt = at;
     entry.failures.length = 0;
     if (state === 'open') {
+      entry.failuresAtOpen = failures;
       entry.openedAt = at;
       entry.openUntil = remote?.openUntil ?? now + this.settings.breakerResetTimeoutMs;
     } else {
@@ -533,7 +539,7 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
     return {
       agentId: entry.agentId,
       state: entry.state,
-      failures: entry.failures.length,
+      failures: entry.state === 'closed' ? entry.failures.length : entry.failuresAtOpen,
       threshold: this.settings.breakerFailureThreshold,
       successes: entry.successes,
       totalFailures: entry.totalFailures,

@@ -14,7 +14,7 @@ export const BREAKER_STATE_GAUGE: Record<BreakerState, number> = {
 export interface BreakerSnapshot {
   agentId: string;
   state: BreakerState;
-  /** Failures counted towards the threshold now (reset by a success, by opening and by a reset). */
+  /** Closed: failures counted towards the threshold now. Open/half-open: the failures that opened it. */
   failures: number;
   /** Failures needed to open. */
   threshold: number;

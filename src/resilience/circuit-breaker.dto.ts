@@ -17,7 +17,12 @@ const iso = z.iso.datetime().nullable();
 export const circuitBreakerSchema = z.object({
   agentId: z.string(),
   state: z.enum(BREAKER_STATES),
-  failures: z.number().int().describe('Failures counted towards the threshold now'),
+  failures: z
+    .number()
+    .int()
+    .describe(
+      'Closed: failures counted towards the threshold now; otherwise the failures that opened it',
+    ),
   threshold: z.number().int().describe('Failures that open the breaker'),
   successes: z.number().int(),
   totalFailures: z.number().int(),
