@@ -2,6 +2,7 @@ import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
+import { BusModule } from './bus/bus.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { ZodValidationPipe } from './common/http/zod-validation.pipe';
 import { ConfigModule } from './config/config.module';
@@ -20,7 +21,7 @@ import { StateModule } from './state/state.module';
  * Feature modules of the control plane. Each owns one folder under src/ (see docs/architecture.md)
  * and depends only on the infrastructure modules above plus what it imports itself.
  */
-const FEATURE_MODULES: Type[] = [GatewayModule, ResilienceModule, DiscoveryModule, StateModule];
+const FEATURE_MODULES: Type[] = [BusModule, GatewayModule, ResilienceModule, DiscoveryModule, StateModule];
 
 @Module({})
 export class AppModule {

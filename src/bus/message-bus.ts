@@ -6,6 +6,11 @@ export interface DeliveryInfo {
   redelivered: boolean;
   /** Transport headers, including W3C `traceparent`. */
   headers: Record<string, unknown>;
+  /**
+   * Set for messages consumed from `orchestrator.priority`: why the message was dead-lettered from
+   * its agent queue (`rejected`: the handler failed; `expired`: it waited longer than BUS_TASK_TTL_MS).
+   */
+  deadLetterReason?: string;
 }
 
 /**
@@ -57,6 +62,13 @@ export abstract class MessageBus {
     handler: MessageHandler,
     options?: SubscribeOptions,
   ): Promise<Subscription>;
+
+  /**
+   * Consumes `orchestrator.priority`: tasks dead-lettered from agent queues (a handler failed, or
+   * the task waited longer than BUS_TASK_TTL_MS, e.g. because its agent went away), highest
+   * priority first, for re-dispatch. Optional so that test doubles need not implement it.
+   */
+  subscribeRedispatch?(handler: MessageHandler, options?: SubscribeOptions): Promise<Subscription>;
 
   /** Receives every broadcast (each subscriber gets its own copy). */
   abstract subscribeBroadcasts(handler: MessageHandler): Promise<Subscription>;

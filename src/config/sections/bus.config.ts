@@ -33,4 +33,48 @@ export const busSection = defineSection('bus', 'Message bus', {
     int(1).default(30_000),
     'Default request/response timeout',
   ),
+  namespace: field(
+    'BUS_NAMESPACE',
+    z
+      .string()
+      .max(100)
+      .regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only')
+      .default(''),
+    'Prefix of every exchange and queue name (lets several installs or test runs share one broker)',
+  ),
+  instanceId: field(
+    'BUS_INSTANCE_ID',
+    z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore and dash only')
+      .optional(),
+    'Name of this control-plane instance on the bus (its reply queue); random per process when unset',
+  ),
+  agentQueueExpiresMs: field(
+    'BUS_AGENT_QUEUE_EXPIRES_MS',
+    int(60_000).default(86_400_000),
+    'An agent task queue nobody consumed or published to for this long is deleted (x-expires)',
+  ),
+  taskTtlMs: field(
+    'BUS_TASK_TTL_MS',
+    int(1000).default(43_200_000),
+    'A task waiting longer than this in an agent queue is dead-lettered to orchestrator.priority (must be < BUS_AGENT_QUEUE_EXPIRES_MS)',
+  ),
+  replyQueueExpiresMs: field(
+    'BUS_REPLY_QUEUE_EXPIRES_MS',
+    int(10_000).default(1_800_000),
+    'A reply or broadcast queue without consumer for this long is deleted (x-expires)',
+  ),
+  maxPendingPublishes: field(
+    'BUS_MAX_PENDING_PUBLISHES',
+    int(1).default(10_000),
+    'Publishes that may wait for the broker at once; more fail at once with 503 (bounded memory)',
+  ),
+  shutdownTimeoutMs: field(
+    'BUS_SHUTDOWN_TIMEOUT_MS',
+    int(0).default(10_000),
+    'How long a graceful shutdown waits for in-flight handlers',
+  ),
 });
