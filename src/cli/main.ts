@@ -3,17 +3,10 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ConfigValidationError } from '../config/load-config';
 import { COMMANDS } from './commands';
+import { EXIT } from './exit-codes';
 
-/** Exit codes of the CLI (documented in docs/CLI-REFERENCE.md). */
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  config: 3,
-  unreachable: 4,
-  auth: 5,
-  notFound: 6,
-} as const;
+// Defined in exit-codes.ts so command files can use them without importing this entry point.
+export { EXIT };
 
 export function buildProgram(): Command {
   const program = new Command();

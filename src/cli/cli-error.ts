@@ -1,0 +1,10 @@
+/** An error the CLI reports as one message and a documented exit code (see main.ts EXIT). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
