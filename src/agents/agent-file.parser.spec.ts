@@ -253,6 +253,40 @@ describe('parseAgentFile', () => {
     });
   });
 
+  it('repair rule: a one-line unquoted description reads back exactly as written, colons and all', () => {
+    const word = fc.constantFrom(
+      'use',
+      'this:',
+      'when:',
+      'user:',
+      'x:y',
+      '"quoted"',
+      "it's",
+      '<example>',
+      '</example>',
+      'über',
+      '日本語',
+      'a-b',
+      '50%',
+      '(note)',
+      '[x]',
+      '{y}',
+      'e.g.,',
+      'http://h:1/p',
+      'Examples:',
+    );
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 1, maxLength: 12 }), (words) => {
+        const description = ['Agent', ...words].join(' ');
+        expect(load(agent(`name: a\ndescription: ${description}\ntools: Read`))).toMatchObject({
+          description,
+          tools: ['Read'],
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never throws, whatever the text', () => {
     fc.assert(
       fc.property(
