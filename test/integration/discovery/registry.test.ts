@@ -209,8 +209,8 @@ describe('discovery registry on real Redis', () => {
     expect(await f.raw.exists(k('capability_load', 'x'))).toBe(0);
     expect(await f.raw.smembers(k('capability', 'y'))).toEqual(['stay']);
     expect(await f.raw.smembers(k('agent_status', 'AVAILABLE'))).toEqual(['stay']);
-    expect(await f.raw.zrange(k('agent_expiry'), 0, -1)).toEqual(['stay']);
-    expect(await f.raw.zrange(k('agent_ids'), 0, -1)).toEqual(['stay']);
+    expect(await f.raw.zrange(k('agent_expiry'), '0', '-1')).toEqual(['stay']);
+    expect(await f.raw.zrange(k('agent_ids'), '0', '-1')).toEqual(['stay']);
     expect(await f.raw.smembers(k('capabilities'))).toEqual(['y']);
     await expect(f.service.deregister('gone')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(f.service.get('gone')).rejects.toMatchObject({ code: 'NOT_FOUND' });
