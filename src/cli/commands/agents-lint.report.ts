@@ -1,4 +1,5 @@
 import type { AgentDefinition, AgentLoadResult } from '../../agents/agent-definition.type';
+import { renderTable } from '../table.util';
 
 /** One loaded agent in `agents lint --json`. */
 export interface AgentsLintEntry {
@@ -33,17 +34,6 @@ export function toAgentsLintJson(result: AgentLoadResult): AgentsLintJson {
   };
 }
 
-/** Plain-text aligned columns; the last column is not padded. */
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((cells) =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd(),
-  );
-}
-
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /** The human-readable report of `agents lint` (without `--json`), ending with a summary line. */
@@ -51,32 +41,30 @@ export function formatAgentsLintReport(result: AgentLoadResult, dir: string): st
   const lines: string[] = [];
   if (result.loaded.length > 0) {
     lines.push(
-      ...table(
-        ['NAME', 'FILE', 'EXECUTOR', 'MODEL', 'TOOLS', 'CAPABILITIES'],
+      renderTable(
+        ['name', 'file', 'executor', 'model', 'tools', 'capabilities'],
         result.loaded.map((a) => [
           a.name,
           a.file,
           a.executor,
-          a.model ?? '-',
+          a.model,
           a.tools === undefined ? '(all)' : a.tools.length === 0 ? '(none)' : a.tools.join(','),
           a.capabilities.join(','),
         ]),
       ),
-      '',
     );
   }
   if (result.skipped.length > 0) {
     lines.push(
-      'Skipped:',
-      ...table(
-        ['FILE', 'REASON'],
-        result.skipped.map((s) => [s.file, s.reason]),
-      ),
-      '',
+      'Skipped:\n' +
+        renderTable(
+          ['file', 'reason'],
+          result.skipped.map((s) => [s.file, s.reason]),
+        ),
     );
   }
   const warnings = result.loaded.flatMap((a) => (a.warnings ?? []).map((w) => [a.file, w]));
-  if (warnings.length > 0) lines.push('Warnings:', ...table(['FILE', 'WARNING'], warnings), '');
+  if (warnings.length > 0) lines.push('Warnings:\n' + renderTable(['file', 'warning'], warnings));
   lines.push(
     `${plural(result.loaded.length, 'agent', 'agents')} loaded, ` +
       `${plural(result.skipped.length, 'file', 'files')} skipped, ` +
