@@ -28,6 +28,10 @@ export interface RetryPolicyConfig {
   maxDelayMs: number;
   /** Jitter factor range, e.g. [0.8, 1.2]. */
   jitter: [number, number];
+  /** Extra error types retried for this task (per-task override of the classification). */
+  retryOn?: string[];
+  /** Error types never retried for this task (wins over everything else). */
+  noRetryOn?: string[];
 }
 
 export interface TaskError {
@@ -70,6 +74,8 @@ export interface TaskRecord {
   completedAt?: string;
   /** When a retry is scheduled: the time it becomes READY again. */
   retryAt?: string;
+  /** Times this task was (re)started for its current attempt (> 1 after a crash re-delivery). */
+  runs?: number;
 }
 
 /** What the dispatcher (orchestrator) tells the queue after handling one READY task. */

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { defineSection, field, int, num } from '../config-field.util';
+
+export const queueSection = defineSection('queue', 'Task queue', {
+  name: field(
+    'QUEUE_NAME',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (no colon)')
+      .default('tasks'),
+    'Name of the BullMQ queue carrying READY tasks (and part of the task keys in Redis)',
+  ),
+  concurrency: field(
+    'QUEUE_CONCURRENCY',
+    int(1, 10_000).default(50),
+    'Default number of tasks one control-plane instance runs at once (startProcessing)',
+  ),
+  retryMaxRetries: field(
+    'QUEUE_RETRY_MAX_RETRIES',
+    int(0, 100).default(3),
+    'Default retries after the first attempt for a retryable failure',
+  ),
+  retryBaseDelayMs: field(
+    'QUEUE_RETRY_BASE_DELAY_MS',
+    int(0).default(2000),
+    'Default first retry delay; doubles on each retry',
+  ),
+  retryMaxDelayMs: field(
+    'QUEUE_RETRY_MAX_DELAY_MS',
+    int(0).default(60_000),
+    'Default cap on a retry delay',
+  ),
+  retryJitterMin: field(
+    'QUEUE_RETRY_JITTER_MIN',
+    num(0, 10).default(0.8),
+    'Lower bound of the random factor applied to each retry delay',
+  ),
+  retryJitterMax: field(
+    'QUEUE_RETRY_JITTER_MAX',
+    num(0, 10).default(1.2),
+    'Upper bound of the random factor applied to each retry delay',
+  ),
+  defaultTimeoutMs: field(
+    'QUEUE_DEFAULT_TIMEOUT_MS',
+    int(1).default(300_000),
+    'Per-attempt execution timeout of a task that names none',
+  ),
+  maxPayloadBytes: field(
+    'QUEUE_MAX_PAYLOAD_BYTES',
+    int(1).default(262_144),
+    'Largest task payload (JSON bytes) accepted; larger ones get 413',
+  ),
+  maxWorkflowTasks: field(
+    'QUEUE_MAX_WORKFLOW_TASKS',
+    int(1).default(10_000),
+    'Most tasks one POST /v1/workflows may carry',
+  ),
+  deadlockCheckIntervalMs: field(
+    'DEADLOCK_CHECK_INTERVAL_MS',
+    int(0).default(10_000),
+    'How often cycles among BLOCKED tasks are detected and resolved (0 = only on demand)',
+  ),
+  reconcileIntervalMs: field(
+    'QUEUE_RECONCILE_INTERVAL_MS',
+    int(0).default(5000),
+    'How often READY tasks without a queue job and RUNNING tasks past their deadline are repaired (0 = off)',
+  ),
+  reconcileGraceMs: field(
+    'QUEUE_RECONCILE_GRACE_MS',
+    int(0).default(5000),
+    'A READY task is re-pushed to BullMQ only after waiting this long for its job; RUNNING tasks get this long past their timeout',
+  ),
+  stalledIntervalMs: field(
+    'QUEUE_STALLED_INTERVAL_MS',
+    int(1000).default(30_000),
+    'BullMQ stalled-job check interval: a job whose instance died is re-run after about this long',
+  ),
+});

@@ -1,0 +1,33 @@
+--[[
+  Completes a RUNNING task exactly once and, in the same atomic step, releases the dependents
+  whose last pending dependency this was (they become READY and get an outbox entry; the caller
+  pushes their BullMQ jobs, and the reconciler does if the caller dies first).
+
+  Input:
+    KEYS[1] base key B
+    ARGV[1] task id
+    ARGV[2] attempt the result belongs to
+    ARGV[3] result (JSON text)
+    ARGV[4] now (ms)
+    ARGV[5] agent id ("" = keep)
+
+  Output: JSON {ok, status?, attempt?, ready = list of {id, gen, prio, due}, events}
+    ok=false: not RUNNING with that attempt (a late or duplicate reply): nothing changed
+]]
+--@include "task-lib.lua"
+
+local B = KEYS[1]
+local id = ARGV[1]
+local now = tonumber(ARGV[4])
+local k = tkey(B, id)
+local ready, events = {}, {}
+local f = rcall("HMGET", k, "status", "attempt")
+if f[1] ~= "RUNNING" or f[2] ~= ARGV[2] then
+  return result(false, {status = f[1] or "", attempt = tonumber(f[2] or "-1")}, ready, events)
+end
+rcall("HSET", k, "result", ARGV[3])
+rcall("HDEL", k, "error")
+if ARGV[5] ~= "" then rcall("HSET", k, "agent", ARGV[5]) end
+markTerminal(B, id, "COMPLETED", "", now, nil, events)
+propagate(B, {id}, now, ready, events)
+return result(true, {}, ready, events)

@@ -1,0 +1,50 @@
+--[[
+  Applies a failed (or deferred) attempt of a RUNNING task; the caller has already asked the retry
+  policy what to do.
+    mode "retry": attempt+1, READY again at `due` (a delayed job), reason "retry"
+    mode "defer": not an attempt (e.g. no agent free): READY again at `due`, same attempt
+    mode "fail":  FAILED, into the dead-letter set, dependents follow their policy
+
+  Input:
+    KEYS[1] base key B
+    ARGV[1] task id
+    ARGV[2] attempt the outcome belongs to
+    ARGV[3] mode: retry | defer | fail
+    ARGV[4] error (JSON text, "" for defer)
+    ARGV[5] due (ms) for retry/defer
+    ARGV[6] reason stored on the record
+    ARGV[7] now (ms)
+    ARGV[8] agent id ("" = keep)
+
+  Output: JSON {ok, status?, attempt?, ready, events}; ok=false: stale outcome, nothing changed
+]]
+--@include "task-lib.lua"
+
+local B = KEYS[1]
+local id = ARGV[1]
+local mode = ARGV[3]
+local due = tonumber(ARGV[5])
+local now = tonumber(ARGV[7])
+local k = tkey(B, id)
+local ready, events = {}, {}
+local f = rcall("HMGET", k, "status", "attempt")
+if f[1] ~= "RUNNING" or f[2] ~= ARGV[2] then
+  return result(false, {status = f[1] or "", attempt = tonumber(f[2] or "-1")}, ready, events)
+end
+if ARGV[8] ~= "" then rcall("HSET", k, "agent", ARGV[8]) end
+rcall("ZREM", B .. "running", id)
+if mode == "fail" then
+  markTerminal(B, id, "FAILED", ARGV[6], now, ARGV[4], events)
+  rcall("ZADD", B .. "dead", now, id)
+  propagate(B, {id}, now, ready, events)
+else
+  if mode == "retry" then
+    rcall("HINCRBY", k, "attempt", 1)
+    rcall("HSET", k, "error", ARGV[4])
+    rcall("HSET", k, "runs", 0)
+  end
+  if due < now then due = now end
+  makeReady(B, id, now, due, ARGV[6], ready, events)
+  if mode == "retry" then events[#events][1] = "retrying" else events[#events][1] = "waiting" end
+end
+return result(true, {}, ready, events)

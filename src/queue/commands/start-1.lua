@@ -1,0 +1,54 @@
+--[[
+  Marks a READY task RUNNING for the BullMQ job that carried it, and returns the record with its
+  dependencies' results (its inputs). A job of an older generation (the task was retried,
+  cancelled or already started) is stale: nothing changes. The same generation while RUNNING is a
+  re-delivery after a crash (BullMQ stalled-job check): the task restarts with the same attempt.
+
+  Input:
+    KEYS[1] base key B
+    ARGV[1] task id
+    ARGV[2] generation carried by the job ("" = any: a pull-style dequeue of the current one)
+    ARGV[3] now (ms)
+    ARGV[4] grace (ms) added to the task timeout for the RUNNING deadline
+
+  Output: nil when stale; else {flatRecord, depInfo, redelivered}
+    flatRecord  HGETALL of the task after the change
+    depInfo     flat list: depId, depRef, depWorkflowId, depStatus, depResult (per dependency)
+    redelivered 1 for a re-delivery, else 0
+]]
+--@include "task-lib.lua"
+
+local B = KEYS[1]
+local id = ARGV[1]
+local now = tonumber(ARGV[3])
+local k = tkey(B, id)
+local f = rcall("HMGET", k, "status", "gen", "timeout", "seq", "runs")
+if not f[1] then return nil end
+if ARGV[2] ~= "" and f[2] ~= ARGV[2] then return nil end
+local redelivered = 0
+if f[1] == "RUNNING" then
+  if ARGV[2] == "" then return nil end
+  redelivered = 1
+elseif f[1] ~= "READY" then
+  return nil
+end
+
+rcall("HSET", k, "status", "RUNNING", "started", now, "updated", now, "reason", "")
+rcall("HINCRBY", k, "runs", 1)
+rcall("HDEL", k, "retryAt")
+setIndex(B, id, f[1], "RUNNING", f[4])
+rcall("ZREM", B .. "outbox", id .. "#" .. f[2])
+rcall("ZREM", B .. "delayed", id)
+rcall("ZADD", B .. "running", now + tonumber(f[3]) + tonumber(ARGV[4]), id)
+
+local depInfo = {}
+local deps = cjson.decode(rcall("HGET", k, "deps"))
+for _, dep in ipairs(deps) do
+  local d = rcall("HMGET", tkey(B, dep), "ref", "wf", "status", "result")
+  depInfo[#depInfo + 1] = dep
+  depInfo[#depInfo + 1] = d[1] or ""
+  depInfo[#depInfo + 1] = d[2] or ""
+  depInfo[#depInfo + 1] = d[3] or ""
+  depInfo[#depInfo + 1] = d[4] or ""
+end
+return {rcall("HGETALL", k), depInfo, redelivered}

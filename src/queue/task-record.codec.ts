@@ -1,0 +1,84 @@
+import type { RetryPolicyConfig, TaskError, TaskRecord, TaskStatus } from './task.types';
+import type { DependencyFailurePolicy } from './task.types';
+
+const iso = (ms: string | undefined): string | undefined =>
+  ms === undefined || ms === '' ? undefined : new Date(Number(ms)).toISOString();
+
+const opt = (v: string | undefined): string | undefined =>
+  v === undefined || v === '' ? undefined : v;
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  if (text === undefined || text === '') return fallback;
+  return JSON.parse(text) as T;
+}
+
+/** HGETALL from a script comes back as a flat [field, value, ...] list. */
+export function flatToObject(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]] = flat[i + 1]!;
+  return out;
+}
+
+/** Dependency facts used to build a task's inputs: id, ref, workflow id, status, result JSON. */
+export type DependencyInfo = [string, string, string, string, string];
+
+/** Results of COMPLETED dependencies, by task id and (inside the same workflow) by ref. */
+export function buildInputs(
+  workflowId: string | undefined,
+  deps: DependencyInfo[],
+): Record<string, unknown> | undefined {
+  if (deps.length === 0) return undefined;
+  const inputs: Record<string, unknown> = {};
+  for (const [id, ref, wf, status, result] of deps) {
+    if (status !== 'COMPLETED') continue;
+    const value = parseJson<unknown>(result, null);
+    inputs[id] = value;
+    if (ref && workflowId && wf === workflowId) inputs[ref] = value;
+  }
+  return inputs;
+}
+
+/** The task hash (see commands/task-lib.lua) as a {@link TaskRecord}. */
+export function decodeTask(
+  h: Record<string, string>,
+  inputs?: Record<string, unknown>,
+): TaskRecord {
+  const rec: TaskRecord = {
+    id: h.id,
+    workflowId: opt(h.wf),
+    ref: opt(h.ref),
+    description: opt(h.desc),
+    capability: h.cap,
+    payload: parseJson<unknown>(h.payload, null),
+    priority: Number(h.prio),
+    dependsOn: parseJson<string[]>(h.deps, []),
+    onDependencyFailure: (h.onDep ?? 'fail') as DependencyFailurePolicy,
+    timeoutMs: Number(h.timeout),
+    retry: parseJson<RetryPolicyConfig>(h.retry, {
+      maxRetries: 0,
+      baseDelayMs: 0,
+      maxDelayMs: 0,
+      jitter: [1, 1],
+    }),
+    idempotencyKey: opt(h.idem),
+    status: (h.status === 'NEW' ? 'BLOCKED' : h.status) as TaskStatus,
+    reason: opt(h.reason),
+    attempt: Number(h.attempt ?? 0),
+    agentId: opt(h.agent),
+    inputs,
+    result: h.result === undefined ? undefined : parseJson<unknown>(h.result, null),
+    error:
+      h.error === undefined || h.error === ''
+        ? undefined
+        : parseJson<TaskError>(h.error, undefined as never),
+    createdAt: iso(h.created)!,
+    updatedAt: iso(h.updated)!,
+    startedAt: iso(h.started),
+    completedAt: iso(h.finished),
+    retryAt: iso(h.retryAt),
+    runs: Number(h.runs ?? 0),
+  };
+  if (!Array.isArray(rec.dependsOn)) rec.dependsOn = [];
+  for (const k of Object.keys(rec) as (keyof TaskRecord)[]) if (rec[k] === undefined) delete rec[k];
+  return rec;
+}
