@@ -298,15 +298,18 @@ export function reviewSource(
   return { findings, exports, lines: sf.getLineAndCharacterOfPosition(sf.getEnd()).line + 1 };
 }
 
-/** Reviews every TypeScript file under `root` (a directory or one file). */
+/**
+ * Reviews every TypeScript file under `target` (a directory or one file). Finding and export
+ * paths are relative to `baseDir` (the worker's directory), with `/` separators.
+ */
 export async function reviewPath(
-  root: string,
+  target: string,
   displayPath: string,
-  options: ReviewOptions,
+  options: ReviewOptions & { baseDir: string },
 ): Promise<ReviewReport> {
-  const info = await stat(root);
-  const files = info.isDirectory() ? await listSourceFiles(root, options.signal) : [root];
-  const base = info.isDirectory() ? root : join(root, '..');
+  const info = await stat(target);
+  const files = info.isDirectory() ? await listSourceFiles(target, options.signal) : [target];
+  const base = options.baseDir;
   const report: ReviewReport = {
     path: displayPath,
     files: [],

@@ -37,6 +37,7 @@ export function codeReviewerHandler(options: {
     return reviewPath(target, parsed.data.path, {
       maxFunctionLines: parsed.data.maxFunctionLines ?? options.maxFunctionLines,
       signal: ctx.signal,
+      baseDir: options.root,
     });
   };
 }

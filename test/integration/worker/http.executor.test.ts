@@ -1,9 +1,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ExecutionRequest } from '../../../src/worker/executors/executor.types';
 import { HttpExecutor } from '../../../src/worker/executors/http.executor';
 import { agentDef, execContext, testExecutorOptions } from '../../support/worker-fixtures';
 
-const request = { taskId: 't-h', attempt: 1, capability: 'web', payload: { q: 'x' }, inputs: {} };
+const request: ExecutionRequest = {
+  taskId: 't-h',
+  attempt: 1,
+  capability: 'web',
+  payload: { q: 'x' },
+  inputs: {},
+};
 
 describe('HttpExecutor (local server)', () => {
   let server: http.Server;

@@ -1,0 +1,135 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentDef, execContext } from '../../../test/support/worker-fixtures';
+import type { ReviewReport } from './code-review.analyzer';
+import { docWriterHandler, findReviews } from './doc-writer.handler';
+
+const review: Pick<ReviewReport, 'path' | 'findings' | 'exports'> = {
+  path: 'src',
+  findings: [
+    {
+      file: 'src/a.ts',
+      line: 3,
+      rule: 'undocumented-export',
+      symbol: 'b',
+      message: 'exported function b has no doc comment',
+    },
+    {
+      file: 'src/a.ts',
+      line: 9,
+      rule: 'explicit-any',
+      symbol: 'c|d',
+      message: 'explicit `any` in c|d',
+    },
+  ],
+  exports: [
+    {
+      file: 'src/a.ts',
+      name: 'a',
+      kind: 'function',
+      line: 1,
+      doc: 'Does a.',
+      signature: 'function a(): void',
+    },
+    {
+      file: 'src/a.ts',
+      name: 'b',
+      kind: 'function',
+      line: 3,
+      signature: 'function b(x: `t`): void',
+    },
+  ],
+};
+const agent = agentDef({ name: 'doc-writer', handler: 'doc-writer' });
+
+describe('doc-writer builtin', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'sy-doc-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const handler = () => docWriterHandler({ root, reportsDir: 'reports' });
+
+  it('writes the Markdown report from the review found in its inputs', async () => {
+    const out = await handler()(
+      {
+        taskId: 't-doc',
+        attempt: 0,
+        capability: 'documentation',
+        payload: { outPath: 'out/deep/report.md' },
+        // Inputs are keyed by id and by ref: the same review twice must be reported once.
+        inputs: { review, 'task-123': review },
+        workflowId: 'wf-9',
+      },
+      execContext(agent),
+    );
+    expect(out).toMatchObject({
+      reportPath: 'out/deep/report.md',
+      sections: ['Summary', 'API overview', 'Review findings'],
+      findings: 2,
+      exports: 2,
+    });
+    const md = readFileSync(join(root, 'out/deep/report.md'), 'utf8');
+    expect(md).toMatch(/^# API overview and code review: src\n/);
+    expect(md).toContain('workflow `wf-9`');
+    expect(md).toContain('| Exported symbols | 2 (1 documented) |');
+    expect(md).toContain('### `src/a.ts`');
+    expect(md).toContain('- **a** (function, line 1) — Does a.');
+    expect(md).toContain('- **b** (function, line 3) — _undocumented_');
+    expect(md).toContain("  `function b(x: 't'): void`");
+    expect(md).toContain('### Exported symbols without doc comments (1)');
+    expect(md).toContain('| `src/a.ts` | 3 | `b` | exported function b has no doc comment |');
+    expect(md).toContain('| `src/a.ts` | 9 | `c\\|d` | explicit `any` in c\\|d |');
+  });
+
+  it('defaults the path to reports/<workflow or task id>.md and accepts a claude review under data', async () => {
+    const out = await handler()(
+      {
+        taskId: 't/../x',
+        attempt: 0,
+        capability: 'documentation',
+        payload: null,
+        inputs: { review: { text: '…', data: review } },
+      },
+      execContext(agent),
+    );
+    expect(out).toMatchObject({ reportPath: 'reports/t_.._x.md', findings: 2 });
+  });
+
+  it('fails with validation when no review is among the inputs, or outPath escapes the directory', async () => {
+    await expect(
+      handler()(
+        {
+          taskId: 't',
+          attempt: 0,
+          capability: 'documentation',
+          payload: {},
+          inputs: { x: { y: 1 } },
+        },
+        execContext(agent),
+      ),
+    ).rejects.toMatchObject({
+      type: 'validation',
+      message: expect.stringMatching(/needs a code-review result .*got keys: x/),
+    });
+    await expect(
+      handler()(
+        {
+          taskId: 't',
+          attempt: 0,
+          capability: 'documentation',
+          payload: { outPath: '../evil.md' },
+          inputs: { review },
+        },
+        execContext(agent),
+      ),
+    ).rejects.toMatchObject({ type: 'validation' });
+  });
+
+  it('findReviews ignores inputs without the review shape', () => {
+    expect(
+      findReviews({ a: 1, b: null, c: { findings: [] }, d: review }).map((r) => r.key),
+    ).toEqual(['d']);
+  });
+});
