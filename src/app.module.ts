@@ -13,6 +13,7 @@ import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { loggerParams } from './observability/logging';
 import { ObservabilityModule } from './observability/observability.module';
+import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
 import { ResilienceModule } from './resilience/resilience.module';
 import { StateModule } from './state/state.module';
@@ -21,7 +22,14 @@ import { StateModule } from './state/state.module';
  * Feature modules of the control plane. Each owns one folder under src/ (see docs/architecture.md)
  * and depends only on the infrastructure modules above plus what it imports itself.
  */
-const FEATURE_MODULES: Type[] = [BusModule, GatewayModule, ResilienceModule, DiscoveryModule, StateModule];
+const FEATURE_MODULES: Type[] = [
+  QueueModule,
+  BusModule,
+  GatewayModule,
+  ResilienceModule,
+  DiscoveryModule,
+  StateModule,
+];
 
 @Module({})
 export class AppModule {

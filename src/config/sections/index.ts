@@ -6,6 +6,7 @@ import { gatewaySection } from './gateway.config';
 import { httpSection } from './http.config';
 import { loggingSection } from './logging.config';
 import { observabilitySection } from './observability.config';
+import { queueSection } from './queue.config';
 import { redisSection } from './redis.config';
 import { resilienceSection } from './resilience.config';
 import { stateSection } from './state.config';
@@ -21,6 +22,7 @@ export const configSections = {
   bus: busSection,
   discovery: discoverySection,
   agents: agentsSection,
+  queue: queueSection,
   resilience: resilienceSection,
   gateway: gatewaySection,
   worker: workerSection,
