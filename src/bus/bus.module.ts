@@ -14,9 +14,6 @@ import { MemoryMessageBus } from './memory.transport';
 import { MessageBus } from './message-bus';
 import { RabbitMqMessageBus } from './rabbitmq.transport';
 
-/** How long boot waits for RabbitMQ before carrying on (the bus keeps retrying; /health/ready says down). */
-const BOOT_CONNECT_WAIT_MS = 5000;
-
 /**
  * The message bus, injected as {@link MessageBus}. BUS_TRANSPORT picks RabbitMQ or the in-memory
  * transport. Connects in onModuleInit (without blocking boot for long), closes gracefully on
@@ -43,12 +40,18 @@ const BOOT_CONNECT_WAIT_MS = 5000;
 export class BusModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(BusModule.name);
 
-  constructor(@Inject(MessageBus) private readonly bus: MessageBus) {}
+  constructor(
+    @Inject(MessageBus) private readonly bus: MessageBus,
+    private readonly config: ConfigService,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     try {
-      if (this.bus instanceof RabbitMqMessageBus) await this.bus.connect(BOOT_CONNECT_WAIT_MS);
-      else await this.bus.connect();
+      // Boot waits at most BUS_PUBLISH_TIMEOUT_MS for RabbitMQ, then carries on: the bus keeps
+      // retrying in the background and /health/ready reports it down meanwhile.
+      if (this.bus instanceof RabbitMqMessageBus) {
+        await this.bus.connect(this.config.bus.publishTimeoutMs);
+      } else await this.bus.connect();
     } catch (e) {
       this.logger.warn(
         `message bus not connected yet, retrying in the background: ${(e as Error).message}`,

@@ -231,8 +231,10 @@ export class RabbitMqMessageBus extends MessageBus {
       if (this.pubCh !== ch) return;
       this.pubCh = undefined;
       this.drain = undefined;
-      // Channel-level failure on a live connection: open a new publisher channel.
-      if (this.conn === conn && !this.closed) {
+      // Channel-level failure on a live connection: open a new publisher channel. Deferred, since
+      // amqplib closes the channels first when the whole connection goes.
+      setImmediate(() => {
+        if (this.conn !== conn || this.closed) return;
         this.setState('reconnecting');
         this.openPublisher(conn)
           .then((next) => {
@@ -244,7 +246,7 @@ export class RabbitMqMessageBus extends MessageBus {
             this.logger.warn(`reopening publisher channel failed (${e.message}); reconnecting`);
             void conn.close().catch(() => undefined);
           });
-      }
+      });
     });
     await this.declareTopology(ch);
     return ch;
