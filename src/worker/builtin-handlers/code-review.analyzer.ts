@@ -137,12 +137,15 @@ function signatureOf(node: ts.Node, sf: ts.SourceFile): string {
       end = init.body.getStart(sf);
     } else if (init) end = init.getStart(sf);
   }
-  return collapse(
-    sf.text
-      .slice(start, end)
-      .replace(/^export\s+(default\s+)?/, '')
-      .replace(/\s*(=>|=|\{)?\s*$/, ''),
-  );
+  const head = sf.text
+    .slice(start, end)
+    .replace(/^export\s+(default\s+)?/, '')
+    .replace(/\s*(=>|=|\{)?\s*$/, '')
+    .replace(/\s+/g, ' ')
+    // Multi-line parameter lists: `f( a, b, )` → `f(a, b)`.
+    .replace(/([([<]) /g, '$1')
+    .replace(/,? ([)\]>])/g, '$1');
+  return collapse(head);
 }
 
 function exportsOf(stmt: ts.Statement): { name: string; kind: ExportKind }[] {
