@@ -1,4 +1,7 @@
 import type { Scenario } from '../harness';
+import { stateScenario } from './state';
 
 /** Every benchmark scenario. Each lives in its own file in this folder and is added here. */
-export const SCENARIOS: Record<string, Scenario> = {};
+export const SCENARIOS: Record<string, Scenario> = {
+  state: stateScenario,
+};

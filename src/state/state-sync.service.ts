@@ -15,6 +15,7 @@ import {
   documentObjectKey,
   parseDocumentObject,
 } from './state-object-keys.util';
+import type { StateDocument } from './state-document.type';
 import { StateRepository } from './state.repository';
 
 export interface SyncReport {
@@ -107,25 +108,34 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
     } catch {
       return false; // Redis trouble: the key stays pending; the API reports Redis itself.
     }
+    return this.upload(doc);
+  }
+
+  /**
+   * Uploads one version and marks it stored. If the document moved on meanwhile (this upload may
+   * land after a newer one), the key stays pending and the background job uploads the current
+   * version: the store converges to the latest version whatever order uploads finish in.
+   */
+  private async upload(doc: StateDocument): Promise<boolean> {
     try {
-      await this.store.put(documentObjectKey(key), JSON.stringify(doc), documentMetadata(doc));
+      await this.store.put(documentObjectKey(doc.key), JSON.stringify(doc), documentMetadata(doc));
     } catch (e) {
       this.failed(e);
       return false;
     }
     this.healthy();
     try {
-      await this.repo.markUploaded(key, doc.version);
+      await this.repo.markUploaded(doc.key, doc.version);
     } catch {
       return false;
     }
     return true;
   }
 
-  /** Write-through after a save: skipped (left pending) while the store is known to be down. */
-  async writeThrough(key: string): Promise<boolean> {
+  /** Write-through of a version just written: skipped (left pending) while the store is down. */
+  async writeThrough(doc: StateDocument): Promise<boolean> {
     if (!this.status.healthy) return false;
-    return this.flush(key);
+    return this.upload(doc);
   }
 
   /** Uploads pending documents and archives; returns how many documents are still pending. */

@@ -18,6 +18,8 @@ export interface WriteRequest {
   value?: unknown;
   updatedBy: string;
   delete?: boolean;
+  /** ISO 8601; default now. */
+  updatedAt?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ export class StateRepository {
       req.expectedVersion === undefined ? '' : String(req.expectedVersion),
       req.fence,
       req.delete ? '' : JSON.stringify(req.value),
-      new Date().toISOString(),
+      req.updatedAt ?? new Date().toISOString(),
       req.updatedBy,
       req.delete ? '1' : '0',
       Date.now(),

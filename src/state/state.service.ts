@@ -12,7 +12,7 @@ import type { LockHandle } from './lock/lock-handle';
 import type { StateDocument } from './state-document.type';
 import { assertValidKey, assertValidPrefix, strategyFor } from './state-key.util';
 import { StateSyncService } from './state-sync.service';
-import { StateRepository } from './state.repository';
+import { StateRepository, type WriteRequest } from './state.repository';
 
 /** `If-Match` as parsed: a version (0 = must not exist), `*` (must exist) or absent. */
 export type Precondition = number | '*' | undefined;
@@ -173,13 +173,15 @@ export class StateService {
   ): Promise<SaveResult> {
     assertValidKey(lock.name);
     this.assertSize(lock.name, value);
-    const outcome = await this.repo.write({
+    const request = {
       key: lock.name,
       expectedVersion,
       fence: lock.fence,
       value,
       updatedBy: by,
-    });
+      updatedAt: new Date().toISOString(),
+    };
+    const outcome = await this.repo.write(request);
     if (outcome.status === 'fence') throw staleFence(lock.name, lock.fence, outcome.newerFence);
     if (outcome.status !== 'ok') {
       throw new AppException(
@@ -191,7 +193,7 @@ export class StateService {
         },
       );
     }
-    return this.afterWrite(lock.name);
+    return this.afterWrite(documentOf(request, outcome.version));
   }
 
   private async save(
@@ -200,20 +202,22 @@ export class StateService {
     decide: (current: StateDocument | undefined) => Decision,
   ): Promise<SaveResult> {
     return withSpan('state_save', { 'state.key': key }, async () => {
-      await this.locks.withLock(key, async (lock) => {
+      const written = await this.locks.withLock(key, async (lock): Promise<StateDocument> => {
         for (let attempt = 1; ; attempt++) {
           const stored = await this.repo.read(key);
           const current = stored && !stored.deleted ? stored : undefined;
           const decision = decide(current);
-          const outcome = await this.repo.write({
+          const request = {
             key,
             expectedVersion: current?.version ?? 0,
             fence: lock.fence,
-            value: decision.kind === 'write' ? decision.value : undefined,
+            value: decision.kind === 'write' ? decision.value : null,
             delete: decision.kind === 'delete',
             updatedBy: by,
-          });
-          if (outcome.status === 'ok') return;
+            updatedAt: new Date().toISOString(),
+          };
+          const outcome = await this.repo.write(request);
+          if (outcome.status === 'ok') return documentOf(request, outcome.version);
           if (outcome.status === 'fence') throw staleFence(key, lock.fence, outcome.newerFence);
           if (outcome.status === 'missing') throw AppException.notFound('state', key);
           // The version moved under our lock: only a writer whose lock had expired can do that
@@ -225,14 +229,12 @@ export class StateService {
           }
         }
       });
-      return this.afterWrite(key);
+      return this.afterWrite(written);
     });
   }
 
-  private async afterWrite(key: string): Promise<SaveResult> {
-    const stored = await this.sync.writeThrough(key);
-    const doc = await this.repo.read(key);
-    if (!doc) throw new AppException(ErrorCode.Internal, `'${key}' vanished after a write`);
+  private async afterWrite(doc: StateDocument): Promise<SaveResult> {
+    const stored = await this.sync.writeThrough(doc);
     return { doc, stored };
   }
 
@@ -263,6 +265,18 @@ export class StateService {
       );
     }
   }
+}
+
+function documentOf(request: WriteRequest & { updatedAt: string }, version: number): StateDocument {
+  return {
+    key: request.key,
+    version,
+    value: request.delete ? null : request.value,
+    updatedAt: request.updatedAt,
+    updatedBy: request.updatedBy,
+    fence: request.fence,
+    deleted: request.delete === true,
+  };
 }
 
 function matches(ifMatch: number | '*', current: StateDocument | undefined): boolean {

@@ -56,10 +56,11 @@ export class DistributedLockService implements OnApplicationShutdown {
           { lock: name, waitMs },
         );
       }
-      // Poll faster than the remaining ttl, back off a little under contention.
+      // Short, jittered polls: a document lock is held for a few Redis round trips, so a long
+      // backoff would only add latency. Never sleep past the holder's remaining ttl.
       const pause = Math.min(delay * (0.5 + Math.random()), left, Math.max(1, result.pttl));
       await sleep(pause);
-      delay = Math.min(delay * 2, 50);
+      delay = Math.min(delay * 1.5, 8);
     }
   }
 
