@@ -44,6 +44,20 @@ describe('BuiltinExecutor', () => {
     });
   });
 
+  it('fails with not_found for a module path that does not exist', async () => {
+    const agent = agentDef({
+      name: 'gone',
+      handler: './gone.js',
+      path: resolve(FIXTURES, 'gone.md'),
+    });
+    await expect(
+      createExecutor(agent, options).execute(req(), execContext(agent)),
+    ).resolves.toMatchObject({
+      ok: false,
+      error: { type: 'not_found' },
+    });
+  });
+
   it('fails with not_found for an unknown handler name', async () => {
     const agent = agentDef({ name: 'x', handler: 'no-such-handler' });
     const r = await createExecutor(agent, options).execute(req(), execContext(agent));

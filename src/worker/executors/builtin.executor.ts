@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BuiltinHandler } from '../builtin-handlers/builtin-handler.type';
 import { ExecutionFailure, abortFailure, errorMessage, failure } from './execution-error';
 import { effectiveTimeoutMs, scopedSignal } from './execution-signal';
@@ -15,14 +17,34 @@ function isModulePath(handler: string): boolean {
   return handler.startsWith('.') || isAbsolute(handler) || /\.(c|m)?(j|t)s$/.test(handler);
 }
 
+/** A real dynamic `import()` (TypeScript's CommonJS output would turn `import()` into `require`). */
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- a constant string, needed for a real import()
+const dynamicImport = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<unknown>;
+
+/** Loads a module: `require` (CommonJS, and TypeScript under ts-node/jest), else `import()` for ESM. */
+async function loadModule(path: string): Promise<unknown> {
+  try {
+    // The module is operator-provided code named by the agent file.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path) as unknown;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'MODULE_NOT_FOUND' && !existsSync(path)) {
+      throw new ExecutionFailure('not_found', `handler module ${path} does not exist`);
+    }
+    if (code !== 'ERR_REQUIRE_ESM') throw err;
+    return dynamicImport(pathToFileURL(path).href);
+  }
+}
+
 /**
  * Loads a handler module: it exports `handle(request, ctx)` (or a default export that is that
  * function, or an object with `handle`).
  */
 async function loadModuleHandler(path: string): Promise<BuiltinHandler> {
-  // The module is operator-provided code (the agent file names it); require keeps ts-node/jest transforms working.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod: unknown = require(path);
+  const mod = await loadModule(path);
   const pick = (value: unknown): BuiltinHandler | undefined => {
     if (typeof value === 'function') return value as BuiltinHandler;
     if (
