@@ -1,7 +1,9 @@
 import type { Scenario } from '../harness';
+import { discoveryScenario } from './discovery';
 import { stateScenario } from './state';
 
 /** Every benchmark scenario. Each lives in its own file in this folder and is added here. */
 export const SCENARIOS: Record<string, Scenario> = {
+  discovery: discoveryScenario,
   state: stateScenario,
 };
