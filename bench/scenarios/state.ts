@@ -179,8 +179,8 @@ export async function stateScenario(options: BenchOptions): Promise<BenchReport>
       baseline,
       ratio: {
         ...ratios(
-          { p50: results.save_p50_ms!, p99: results.save_p99_ms! },
-          { p50: baseline.put_p50_ms!, p99: baseline.put_p99_ms! },
+          { p50: results.save_p50_ms, p99: results.save_p99_ms },
+          { p50: baseline.put_p50_ms, p99: baseline.put_p99_ms },
           ['p50', 'p99'],
         ),
       },

@@ -98,7 +98,7 @@ export async function startS3ServerProcess(bucket = 'switchyard-bench'): Promise
     });
     child = c;
     await new Promise<void>((resolve, reject) => {
-      c.stdout!.on('data', (d: Buffer) => {
+      c.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes('listening')) resolve();
       });
       c.on('exit', (code) => reject(new Error(`s3rver process exited with ${code}`)));

@@ -38,7 +38,7 @@ const PARALLEL = 8;
 async function forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length) await fn(items[next++]);
   });
   await Promise.all(workers);
 }

@@ -6,6 +6,7 @@ import { registerCircuitBreakerCommand } from './circuit-breaker.command';
 import { registerMetricsCommand } from './metrics.command';
 import { registerQueueCommand } from './queue.command';
 import { registerServeCommand } from './serve.command';
+import { registerStateCommand } from './state.command';
 import { registerTaskCommand } from './task.command';
 import { registerWorkflowCommand } from './workflow.command';
 
@@ -20,4 +21,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerCircuitBreakerCommand,
   registerMetricsCommand,
   registerAgentsCommand,
+  registerStateCommand,
 ];

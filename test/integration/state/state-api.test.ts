@@ -1,10 +1,15 @@
 import { S3Client, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
+import { hashToken } from '../../../src/auth/api-key.service';
+import { run } from '../../../src/cli/main';
 import { startS3Server, type S3TestServer } from '../../../bench/support/s3-test-server';
 import { StateSyncService } from '../../../src/state/state-sync.service';
 import { WorkflowArchiveService } from '../../../src/state/workflow-archive.service';
 import { deletePrefix } from '../../support/redis-cleanup';
-import { auth, startTestApp, type TestApp } from '../../support/test-app';
+import { ADMIN_TOKEN as ADMIN, auth, startTestApp, type TestApp } from '../../support/test-app';
 
 async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -18,6 +23,8 @@ async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promi
     }
   }
 }
+
+const OPERATOR = 'operator-token-0123456789';
 
 describe('State REST API with S3 write-through (s3rver on loopback)', () => {
   let s3: S3TestServer;
@@ -55,6 +62,9 @@ describe('State REST API with S3 write-through (s3rver on loopback)', () => {
       STATE_SYNC_INTERVAL_MS: '100',
       STATE_MAX_DOCUMENT_BYTES: '2048',
       STATE_NAMESPACE_STRATEGIES: 'lww=last-write-wins,merge=merge-patch',
+      SWITCHYARD_API_KEYS: JSON.stringify([
+        { name: 'ops', role: 'operator', sha256: hashToken(OPERATOR) },
+      ]),
     });
   });
 
@@ -337,10 +347,73 @@ describe('State REST API with S3 write-through (s3rver on loopback)', () => {
     await expect(archive.archive('../escape', {})).rejects.toThrow(/Invalid workflow id/);
   });
 
-  it('only admins may back up and restore', async () => {
+  it('backs up and restores through the CLI (admin only)', async () => {
     await request(t.server).get('/v1/state-backup').expect(401);
-    const backup = await request(t.server).get('/v1/state-backup').set(auth()).expect(200);
-    expect(backup.body.format).toBe('switchyard-state-backup');
-    expect(backup.body.documents.map((d: { key: string }) => d.key)).toContain('project/gamma');
+    await request(t.server).get('/v1/state-backup').set(auth(OPERATOR)).expect(403);
+    await request(t.server).post('/v1/state-restore').set(auth(OPERATOR)).send({}).expect(403);
+    await request(t.server).get('/v1/state/project/gamma').set(auth(OPERATOR)).expect(200);
+
+    await t.app.listen(0, '127.0.0.1');
+    const address = t.app.getHttpServer().address() as { port: number };
+    const url = `http://127.0.0.1:${address.port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'sy-state-backup-'));
+    const file = join(dir, 'backup.json');
+    const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const outSpy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      process.exitCode = undefined;
+      await run([
+        'node',
+        'switchyard',
+        'state',
+        'backup',
+        '--out',
+        file,
+        '--url',
+        url,
+        '--token',
+        ADMIN,
+      ]);
+      expect(process.exitCode).toBeUndefined();
+      const backup = JSON.parse(readFileSync(file, 'utf8'));
+      expect(backup.format).toBe('switchyard-state-backup');
+      const gamma = backup.documents.find((d: { key: string }) => d.key === 'project/gamma');
+      expect(gamma.value).toMatchObject({ hello: 'world' });
+
+      // Damage the state, then restore the snapshot.
+      await request(t.server)
+        .patch('/v1/state/project/gamma')
+        .set(auth())
+        .send({ hello: 'broken' })
+        .expect(200);
+      await request(t.server).delete('/v1/state/list/a').set(auth()).expect(200);
+      await run(['node', 'switchyard', 'state', 'restore', file, '--url', url, '--token', ADMIN]);
+      expect(process.exitCode).toBeUndefined();
+      const restored = await request(t.server)
+        .get('/v1/state/project/gamma')
+        .set(auth())
+        .expect(200);
+      expect(restored.body.value).toEqual(gamma.value);
+      expect(restored.body.version).toBeGreaterThan(gamma.version);
+      await request(t.server).get('/v1/state/list/a').set(auth()).expect(200);
+
+      await run([
+        'node',
+        'switchyard',
+        'state',
+        'restore',
+        file,
+        '--url',
+        url,
+        '--token',
+        OPERATOR,
+      ]);
+      expect(process.exitCode).toBe(5);
+    } finally {
+      process.exitCode = undefined;
+      errSpy.mockRestore();
+      outSpy.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

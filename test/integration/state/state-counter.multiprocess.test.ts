@@ -91,7 +91,7 @@ describe('three control-plane processes share one document (real Redis, s3rver)'
 
   it(`3 × ${N} read-modify-write increments with If-Match and retry on 412: none lost`, async () => {
     const key = 'counter/put';
-    const created = await fetch(`${servers[0]!.url}/v1/state/${key}`, {
+    const created = await fetch(`${servers[0].url}/v1/state/${key}`, {
       method: 'PUT',
       headers: { ...headers, 'if-none-match': '*' },
       body: JSON.stringify({ value: { count: 0 } }),
@@ -99,7 +99,7 @@ describe('three control-plane processes share one document (real Redis, s3rver)'
     expect(created.status).toBe(200);
     const results = await Promise.all(servers.map((s) => incrementLoop(s.url, key, N)));
     const successes = results.reduce((sum, [ok]) => sum + ok, 0);
-    const doc = (await (await fetch(`${servers[1]!.url}/v1/state/${key}`, { headers })).json()) as {
+    const doc = (await (await fetch(`${servers[1].url}/v1/state/${key}`, { headers })).json()) as {
       version: number;
       value: { count: number };
     };
@@ -112,7 +112,7 @@ describe('three control-plane processes share one document (real Redis, s3rver)'
   it(`3 × ${N} concurrent merge patches: every patch applied`, async () => {
     const key = 'counter/patch';
     await Promise.all(servers.map((s, i) => patchLoop(s.url, key, i, N)));
-    const doc = (await (await fetch(`${servers[2]!.url}/v1/state/${key}`, { headers })).json()) as {
+    const doc = (await (await fetch(`${servers[2].url}/v1/state/${key}`, { headers })).json()) as {
       version: number;
       value: Record<string, number>;
     };
@@ -123,14 +123,14 @@ describe('three control-plane processes share one document (real Redis, s3rver)'
   it('the durable copy converges to the final versions', async () => {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const ready = (await (await fetch(`${servers[0]!.url}/health/ready`)).json()) as {
+      const ready = (await (await fetch(`${servers[0].url}/health/ready`)).json()) as {
         checks: Record<string, { pending?: number; status: string }>;
       };
       if (ready.checks['state-store']?.pending === 0) break;
       if (Date.now() > deadline) throw new Error(JSON.stringify(ready.checks['state-store']));
       await new Promise((r) => setTimeout(r, 200));
     }
-    const sync = await fetch(`${servers[0]!.url}/v1/state-sync`, {
+    const sync = await fetch(`${servers[0].url}/v1/state-sync`, {
       method: 'POST',
       headers: { authorization: headers.authorization },
     });

@@ -62,8 +62,8 @@ describe('state locks across processes (real Redis, child processes)', () => {
     expect(spans.map((s) => s.fence)).toEqual([...spans.map((s) => s.fence)].sort((a, b) => a - b));
     for (let i = 1; i < spans.length; i++) {
       // Each waiter got the lock only once the previous holder had released it.
-      expect(spans[i]!.from).toBeGreaterThanOrEqual(spans[i - 1]!.to);
-      expect(spans[i]!.to - spans[i]!.from).toBeGreaterThanOrEqual(140);
+      expect(spans[i].from).toBeGreaterThanOrEqual(spans[i - 1].to);
+      expect(spans[i].to - spans[i].from).toBeGreaterThanOrEqual(140);
     }
   }, 60_000);
 
@@ -80,13 +80,20 @@ describe('state locks across processes (real Redis, child processes)', () => {
       // The paused holder cannot extend; another writer gets the lock once the ttl runs out.
       const lock = await locks.acquire(key, { waitMs: 5000 });
       expect(lock.fence).toBeGreaterThan(Number(staleFence));
-      const ours = await repo.write({ key, fence: lock.fence, value: { trial, by: 'parent' }, updatedBy: 'parent' });
+      const ours = await repo.write({
+        key,
+        fence: lock.fence,
+        value: { trial, by: 'parent' },
+        updatedBy: 'parent',
+      });
       expect(ours.status).toBe('ok');
       await lock.release();
       // Resume the old holder with its write already queued: it still believes it holds the lock.
       holder.send(`write ${JSON.stringify({ trial, by: 'stale' })}`);
       holder.child.kill('SIGCONT');
-      const outcome = JSON.parse((await holder.next()).slice('wrote '.length)) as { status: string };
+      const outcome = JSON.parse((await holder.next()).slice('wrote '.length)) as {
+        status: string;
+      };
       if (outcome.status === 'fence') refused++;
       else accepted++;
       holder.send('release');
