@@ -12,6 +12,7 @@ import { DiscoveryModule } from './discovery/discovery.module';
 import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { loggerParams } from './observability/logging';
+import { OrchestratorModule } from './orchestrator/orchestrator.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
@@ -29,6 +30,7 @@ const FEATURE_MODULES: Type[] = [
   ResilienceModule,
   DiscoveryModule,
   StateModule,
+  OrchestratorModule,
 ];
 
 @Module({})

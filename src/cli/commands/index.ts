@@ -8,11 +8,13 @@ import { registerQueueCommand } from './queue.command';
 import { registerServeCommand } from './serve.command';
 import { registerStateCommand } from './state.command';
 import { registerTaskCommand } from './task.command';
+import { registerWorkerCommand } from './worker.command';
 import { registerWorkflowCommand } from './workflow.command';
 
 /** Every CLI command group. Add a `register*Command` here to add a command. */
 export const COMMANDS: ((program: Command) => void)[] = [
   registerServeCommand,
+  registerWorkerCommand,
   registerAuthCommand,
   registerAgentCommand,
   registerTaskCommand,

@@ -6,10 +6,11 @@ import { gatewaySection } from './gateway.config';
 import { httpSection } from './http.config';
 import { loggingSection } from './logging.config';
 import { observabilitySection } from './observability.config';
+import { orchestratorSection } from './orchestrator.config';
 import { queueSection } from './queue.config';
 import { redisSection } from './redis.config';
-import { resilienceSection } from './resilience.config';
 import { stateSection } from './state.config';
+import { resilienceSection } from './resilience.config';
 import { workerSection } from './worker.config';
 
 /** Every configuration section. A module that needs settings adds its own section file here. */
@@ -25,6 +26,7 @@ export const configSections = {
   queue: queueSection,
   resilience: resilienceSection,
   gateway: gatewaySection,
-  worker: workerSection,
   state: stateSection,
+  worker: workerSection,
+  orchestrator: orchestratorSection,
 } as const;

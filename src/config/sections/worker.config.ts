@@ -2,6 +2,24 @@ import { z } from 'zod';
 import { bool, defineSection, field, int } from '../config-field.util';
 
 export const workerSection = defineSection('worker', 'Agent worker', {
+  workerId: field(
+    'WORKER_ID',
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, . _ - (max 64)')
+      .optional(),
+    'Name of this worker; its agents register as <agent>@<WORKER_ID> (default: host-pid)',
+  ),
+  heartbeatIntervalMs: field(
+    'WORKER_HEARTBEAT_INTERVAL_MS',
+    int(100).default(1000),
+    'How often the worker heartbeats each of its agents (with its live load)',
+  ),
+  agentTtlSeconds: field(
+    'WORKER_AGENT_TTL_SECONDS',
+    int(1).default(5),
+    'Heartbeat TTL of worker-hosted agents: a killed worker is noticed (and its tasks retried) this fast',
+  ),
   defaultTimeoutMs: field(
     'WORKER_DEFAULT_TIMEOUT_MS',
     int(1).default(300_000),

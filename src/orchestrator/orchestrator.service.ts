@@ -1,0 +1,294 @@
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { MessageBus } from '../bus/message-bus';
+import { ConfigService } from '../config/config.service';
+import { type AgentRecord, AgentStatus } from '../discovery/agent-record.type';
+import { DiscoveryService } from '../discovery/discovery.service';
+import { EventsService } from '../events/events.service';
+import { MetricsService } from '../observability/metrics.service';
+import { withSpan } from '../observability/tracing';
+import { TaskQueueService } from '../queue/task-queue.service';
+import type { TaskError, TaskHandlerOutcome, TaskRecord } from '../queue/task.types';
+import { BreakerOpenError } from '../resilience/breaker-open.error';
+import { BreakerRegistry } from '../resilience/breaker-registry.service';
+import { selectAgent } from '../resilience/select-agent.util';
+import { AgentLostError } from './agent-lost.error';
+import { AgentReportedFailure } from './agent-reported-failure.error';
+import { InFlightRegistry } from './in-flight.registry';
+import { type TaskMessagePayload, taskResultPayloadSchema } from './task-message.schema';
+
+/** Failures that are the task's own fault: they fail the task but say nothing about the agent. */
+const TASK_FAULT_TYPES = new Set([
+  'validation',
+  'bad_input',
+  'not_found',
+  'auth',
+  'cancelled',
+  'refused_address',
+  'delegation_failed',
+]);
+const CANDIDATES = 25;
+
+/**
+ * The dispatch loop (seed 1.5): a READY task → the least-loaded healthy agent with the task's
+ * capability whose breaker is not open → a reserved slot on it → the task over the bus → the
+ * agent's reply → complete or fail (the queue applies the retry policy and releases dependents).
+ * No agent free: the task waits (deferred, not an attempt) and is offered again shortly.
+ */
+@Injectable()
+export class OrchestratorService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(OrchestratorService.name);
+  private readonly inFlight = new InFlightRegistry();
+  private livenessTimer?: NodeJS.Timeout;
+  private readonly waiting = new Set<string>();
+  private started = false;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly queue: TaskQueueService,
+    private readonly discovery: DiscoveryService,
+    private readonly bus: MessageBus,
+    private readonly breakers: BreakerRegistry,
+    private readonly events: EventsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.orchestrator.enabled) {
+      this.logger.log('dispatch loop disabled (ORCHESTRATOR_ENABLED=false): API only');
+      return;
+    }
+    await this.start();
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.queue.startProcessing((task, signal) => this.dispatch(task, signal), {
+      concurrency: this.config.orchestrator.concurrency,
+    });
+    this.livenessTimer = setInterval(
+      () => void this.checkLiveness(),
+      this.config.orchestrator.livenessCheckMs,
+    );
+    this.livenessTimer.unref();
+    this.logger.log(`dispatch loop running (concurrency ${this.config.orchestrator.concurrency})`);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.livenessTimer);
+    if (this.started) await this.queue.stopProcessing();
+    this.started = false;
+  }
+
+  /** Tasks sent to agents and not answered yet (this instance). */
+  get inFlightCount(): number {
+    return this.inFlight.count();
+  }
+
+  /** The queue's handler for one RUNNING task. Never throws: every path is an outcome. */
+  async dispatch(task: TaskRecord, signal: AbortSignal): Promise<TaskHandlerOutcome> {
+    const candidates = await this.candidates(task.capability);
+    const tried = new Set<string>();
+    for (;;) {
+      const agent = selectAgent(candidates, this.breakers, tried);
+      if (!agent) return this.wait(task, candidates.length);
+      tried.add(agent.id);
+      if (!(await this.discovery.tryReserve(agent.id))) continue;
+      this.waiting.delete(task.id);
+      try {
+        return await this.runOn(agent, task, signal);
+      } catch (e) {
+        if (e instanceof BreakerOpenError) continue; // opened meanwhile: next candidate, no attempt spent
+        throw e;
+      } finally {
+        await this.discovery.release(agent.id).catch(() => undefined);
+      }
+    }
+  }
+
+  private async candidates(capability: string): Promise<AgentRecord[]> {
+    const ratio = this.config.orchestrator.maxLoadRatio;
+    const found = await this.discovery.find({
+      capability,
+      limit: CANDIDATES,
+      ...(ratio < 1 ? { maxLoadRatio: ratio } : {}),
+    });
+    // Catalogue entries from AGENTS_DIR have nobody consuming their queue; only live hosts run tasks.
+    return found.filter((a) => a.metadata.source !== 'file');
+  }
+
+  private wait(task: TaskRecord, candidates: number): TaskHandlerOutcome {
+    const reason =
+      candidates === 0
+        ? `no live agent has capability '${task.capability}'`
+        : `all ${candidates} agents with capability '${task.capability}' are busy or their breakers are open`;
+    if (!this.waiting.has(task.id)) {
+      this.waiting.add(task.id);
+      this.events.emit('task.waiting', {
+        taskId: task.id,
+        workflowId: task.workflowId,
+        capability: task.capability,
+        data: { reason },
+      });
+    }
+    return { kind: 'deferred', reason, delayMs: this.config.orchestrator.noAgentRetryMs };
+  }
+
+  private async runOn(
+    agent: AgentRecord,
+    task: TaskRecord,
+    signal: AbortSignal,
+  ): Promise<TaskHandlerOutcome> {
+    const started = Date.now();
+    try {
+      const reply = await this.breakers.fire(agent.id, () =>
+        this.sendAndAwait(agent, task, signal),
+      );
+      this.metrics.taskDuration.observe({ agent: agent.id }, (Date.now() - started) / 1000);
+      if (!reply.ok) return { kind: 'failed', error: reply.error, agentId: agent.id };
+      return { kind: 'completed', result: reply.output, agentId: agent.id };
+    } catch (e) {
+      if (e instanceof BreakerOpenError) throw e;
+      return { kind: 'failed', error: this.toTaskError(e, agent.id), agentId: agent.id };
+    }
+  }
+
+  /**
+   * Sends the task and resolves with the agent's output, or with a failure that is the task's own
+   * fault (bad input: it must not count against the agent's breaker). Rejects on agent failures,
+   * loss, timeout or abort — those count.
+   */
+  private sendAndAwait(
+    agent: AgentRecord,
+    task: TaskRecord,
+    signal: AbortSignal,
+  ): Promise<{ ok: true; output: unknown } | { ok: false; error: TaskError }> {
+    return withSpan(
+      'agent_execute',
+      { 'agent.id': agent.id, 'task.id': task.id, attempt: task.attempt },
+      async () => {
+        const payload: TaskMessagePayload = {
+          capability: task.capability,
+          payload: task.payload,
+          inputs: task.inputs ?? {},
+          timeoutMs: task.timeoutMs,
+          workflowId: task.workflowId,
+          description: task.description,
+        };
+        let removeInFlight: () => void = () => undefined;
+        let onAbort: () => void = () => undefined;
+        const interrupted = new Promise<never>((_, reject) => {
+          removeInFlight = this.inFlight.add(agent.id, task.id, reject);
+          onAbort = () => {
+            void this.sendCancel(agent.id, task.id, String(signal.reason ?? 'cancelled'));
+            reject(
+              new Error(
+                `task ${task.id} ${signal.reason === 'timeout' ? 'timed out' : 'was cancelled'}`,
+              ),
+            );
+          };
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        });
+        try {
+          const reply = await Promise.race([
+            this.bus.request(
+              {
+                fromAgent: 'orchestrator',
+                toAgent: agent.id,
+                taskId: task.id,
+                messageType: 'task',
+                payload,
+                priority: Math.min(10, Math.max(0, task.priority)),
+                attempt: task.attempt,
+              },
+              task.timeoutMs + this.config.orchestrator.replyGraceMs,
+            ),
+            interrupted,
+          ]);
+          if (reply.attempt !== task.attempt) {
+            this.metrics.duplicateRepliesTotal.inc({ reason: 'attempt_mismatch' });
+            throw new Error(`reply for attempt ${reply.attempt}, expected ${task.attempt}`);
+          }
+          const parsed = taskResultPayloadSchema.safeParse(reply.payload);
+          if (!parsed.success) {
+            throw new AgentReportedFailure({
+              type: 'bad_output',
+              message: `agent ${agent.id} replied with a malformed result: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+              retryable: true,
+            });
+          }
+          if (parsed.data.ok) return { ok: true as const, output: parsed.data.output };
+          const error: TaskError = parsed.data.error;
+          if (TASK_FAULT_TYPES.has(error.type)) return { ok: false as const, error };
+          throw new AgentReportedFailure(error);
+        } finally {
+          removeInFlight();
+          signal.removeEventListener('abort', onAbort);
+        }
+      },
+    );
+  }
+
+  private toTaskError(e: unknown, agentId: string): TaskError {
+    if (e instanceof AgentReportedFailure) return e.error;
+    if (e instanceof AgentLostError) {
+      return { type: 'agent_lost', message: e.message, retryable: true, details: { agentId } };
+    }
+    const err = e as Error;
+    if (err.name === 'TimeoutError') {
+      return {
+        type: 'timeout',
+        message: `agent ${agentId} did not reply in time: ${err.message}`,
+        retryable: true,
+      };
+    }
+    const code = (err as { code?: string }).code;
+    return {
+      type: code === 'DEPENDENCY_UNAVAILABLE' ? 'connection' : 'dispatch_error',
+      message: err.message,
+      retryable: true,
+      details: { agentId },
+    };
+  }
+
+  private async sendCancel(agentId: string, taskId: string, reason: string): Promise<void> {
+    try {
+      await this.bus.broadcastEvent({
+        fromAgent: 'orchestrator',
+        toAgent: agentId,
+        taskId,
+        messageType: 'cancel',
+        payload: { reason },
+        priority: 10,
+      });
+    } catch (e) {
+      this.logger.warn(
+        `could not tell agent ${agentId} to abort task ${taskId}: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /** Fails the waits of agents that vanished, so their tasks are retried elsewhere quickly. */
+  private async checkLiveness(): Promise<void> {
+    for (const agentId of this.inFlight.agents()) {
+      try {
+        const agent = await this.discovery.tryGet(agentId);
+        if (agent && agent.status !== AgentStatus.Offline) continue;
+        const tasks = this.inFlight.lose(agentId);
+        if (tasks.length > 0) {
+          this.logger.warn(
+            `agent ${agentId} is gone; retrying its ${tasks.length} task(s) elsewhere`,
+          );
+        }
+      } catch (e) {
+        this.logger.warn(`liveness check of ${agentId} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { BusModule } from '../bus/bus.module';
+import { ConfigModule } from '../config/config.module';
+import { ConfigService } from '../config/config.service';
+import type { AppConfigValues } from '../config/load-config';
+import { DiscoveryModule } from '../discovery/discovery.module';
+import { EventsModule } from '../events/events.module';
+import { loggerParams } from '../observability/logging';
+import { ObservabilityModule } from '../observability/observability.module';
+import { QueueModule } from '../queue/queue.module';
+import { RedisModule } from '../redis/redis.module';
+import { WORKER_AGENTS_DIR } from './worker-agents.token';
+import { WorkerService } from './worker.service';
+
+/** The agent worker process: no HTTP API, just the bus, the registry and the runtime. */
+@Module({})
+export class WorkerProcessModule {
+  static forRoot(values: AppConfigValues, agentsDir: string): DynamicModule {
+    return {
+      module: WorkerProcessModule,
+      imports: [
+        ConfigModule.forRoot({ values }),
+        LoggerModule.forRootAsync({ inject: [ConfigService], useFactory: loggerParams }),
+        EventsModule,
+        ObservabilityModule,
+        RedisModule,
+        BusModule,
+        DiscoveryModule,
+        QueueModule,
+      ],
+      providers: [WorkerService, { provide: WORKER_AGENTS_DIR, useValue: agentsDir }],
+      exports: [WorkerService],
+    };
+  }
+}

@@ -1,0 +1,273 @@
+import { hostname } from 'node:os';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { AgentDefinition } from '../agents/agent-definition.type';
+import { loadAgentDirectory } from '../agents/agent-loader';
+import type { AgentMessage } from '../bus/agent-message.schema';
+import { MessageBus, type Subscription } from '../bus/message-bus';
+import { ConfigService } from '../config/config.service';
+import { AgentStatus } from '../discovery/agent-record.type';
+import { DiscoveryService } from '../discovery/discovery.service';
+import { MetricsService } from '../observability/metrics.service';
+import { withSpan } from '../observability/tracing';
+import {
+  taskMessagePayloadSchema,
+  type TaskResultPayload,
+} from '../orchestrator/task-message.schema';
+import { TaskQueueService } from '../queue/task-queue.service';
+import { TaskStatus } from '../queue/task.types';
+import { AgentRuntime, type DelegationParent } from './agent-runtime';
+import { ExecutionFailure } from './executors/execution-error';
+import { executorOptionsFromConfig } from './executors/executor-options.from-config';
+import { WORKER_AGENTS_DIR } from './worker-agents.token';
+
+const DELEGATE_POLL_MS = 100;
+
+/**
+ * The agent worker process (`switchyard worker --agents DIR`): loads the agent files, registers
+ * each agent as `<name>@<workerId>`, heartbeats with the live load, consumes each agent's task
+ * queue, runs tasks through the {@link AgentRuntime}, replies, and drains on shutdown.
+ */
+@Injectable()
+export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerService.name);
+  readonly workerId: string;
+  private runtime?: AgentRuntime;
+  private readonly agentIds = new Map<string, string>(); // agent id -> agent name
+  private readonly subscriptions: Subscription[] = [];
+  private heartbeatTimer?: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly bus: MessageBus,
+    private readonly discovery: DiscoveryService,
+    private readonly queue: TaskQueueService,
+    private readonly metrics: MetricsService,
+    @Inject(WORKER_AGENTS_DIR) private readonly agentsDir: string,
+  ) {
+    const host = hostname()
+      .replace(/[^A-Za-z0-9-]/g, '-')
+      .slice(0, 32);
+    this.workerId = config.worker.workerId ?? `${host}-${process.pid}`;
+  }
+
+  /** Agent ids this worker registered (`<name>@<workerId>`). */
+  get registeredIds(): string[] {
+    return [...this.agentIds.keys()];
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { loaded, skipped } = await loadAgentDirectory(this.agentsDir);
+    for (const s of skipped) this.logger.warn(`skipped ${s.file}: ${s.reason}`);
+    if (loaded.length === 0) {
+      throw new Error(
+        `no agent definitions loaded from ${this.agentsDir} (${skipped.length} skipped)`,
+      );
+    }
+    this.runtime = new AgentRuntime(loaded, {
+      executorOptions: executorOptionsFromConfig(this.config.worker, {
+        env: process.env,
+        cwd: process.cwd(),
+      }),
+      logger: this.logger,
+      delegate: (parent, capability, payload, options) =>
+        this.delegate(parent, capability, payload, options),
+      listener: {
+        finished: (info, result) =>
+          this.metrics.tasksTotal.inc({
+            agent: this.idOf(info.agent),
+            status: result.ok ? 'completed' : 'failed',
+          }),
+      },
+    });
+    for (const agent of loaded) await this.host(agent);
+    this.subscriptions.push(await this.bus.subscribeBroadcasts((m) => this.onBroadcast(m)));
+    this.heartbeatTimer = setInterval(
+      () => void this.heartbeatAll(),
+      this.config.worker.heartbeatIntervalMs,
+    );
+    this.logger.log(
+      `worker ${this.workerId} hosts ${loaded.length} agent(s): ${[...this.agentIds.keys()].join(', ')}`,
+    );
+  }
+
+  private idOf(name: string): string {
+    return `${name}@${this.workerId}`;
+  }
+
+  private async host(agent: AgentDefinition): Promise<void> {
+    const id = this.idOf(agent.name);
+    this.agentIds.set(id, agent.name);
+    await this.discovery.register({
+      id,
+      name: agent.name,
+      description: agent.description.slice(0, 4000),
+      capabilities: agent.capabilities,
+      maxLoad: agent.maxConcurrency,
+      executor: agent.executor,
+      model: agent.model,
+      workerId: this.workerId,
+      ttlSeconds: this.config.worker.agentTtlSeconds,
+      status: AgentStatus.Available,
+      load: 0,
+      metadata: { source: 'worker', file: agent.file },
+    });
+    // Prefetch = maxConcurrency: more tasks than the agent can run wait in RabbitMQ, not here.
+    const sub = await this.bus.subscribe(
+      id,
+      (m, info) => this.onTask(agent.name, m, info.redelivered),
+      {
+        prefetch: agent.maxConcurrency,
+      },
+    );
+    this.subscriptions.push(sub);
+  }
+
+  private async onTask(name: string, message: AgentMessage, redelivered: boolean): Promise<void> {
+    if (message.messageType === 'cancel') {
+      if (message.taskId) this.runtime?.cancel(message.taskId);
+      return;
+    }
+    if (message.messageType !== 'task' || !message.taskId) {
+      this.logger.warn(`agent ${name}: ignoring a ${message.messageType} message without a task`);
+      return;
+    }
+    const runtime = this.runtime!;
+    const parsed = taskMessagePayloadSchema.safeParse(message.payload);
+    let result: TaskResultPayload;
+    if (!parsed.success) {
+      result = {
+        ok: false,
+        error: {
+          type: 'validation',
+          message: `malformed task message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          retryable: false,
+        },
+      };
+    } else {
+      const p = parsed.data;
+      if (redelivered)
+        this.logger.log(`task ${message.taskId} attempt ${message.attempt} redelivered`);
+      result = await withSpan(
+        'task_execution',
+        { 'agent.name': name, 'task.id': message.taskId, attempt: message.attempt },
+        () =>
+          runtime.run(name, {
+            taskId: message.taskId!,
+            attempt: message.attempt,
+            capability: p.capability,
+            payload: p.payload,
+            inputs: p.inputs,
+            timeoutMs: p.timeoutMs,
+            workflowId: p.workflowId,
+          }),
+      );
+    }
+    // A drained (handed-back) task is not answered: the message is nacked and redelivered, or
+    // the control plane notices the agent is gone and retries it elsewhere.
+    if (!result.ok && result.error.type === 'drained')
+      throw new Error(`task ${message.taskId} handed back`);
+    await this.bus.sendResponse(message, {
+      fromAgent: this.idOf(name),
+      messageType: 'response',
+      taskId: message.taskId,
+      payload: result,
+      attempt: message.attempt,
+      priority: message.priority,
+    });
+  }
+
+  private async onBroadcast(message: AgentMessage): Promise<void> {
+    if (message.messageType !== 'cancel' || !message.taskId) return;
+    if (!this.agentIds.has(message.toAgent) && message.toAgent !== '*') return;
+    const n = this.runtime?.cancel(message.taskId) ?? 0;
+    if (n > 0) this.logger.log(`cancelled task ${message.taskId} (${n} execution(s) aborted)`);
+  }
+
+  private async heartbeatAll(): Promise<void> {
+    if (this.stopping || !this.runtime) return;
+    const loads = this.runtime.loads();
+    await Promise.all(
+      [...this.agentIds.entries()].map(async ([id, name]) => {
+        const agent = this.runtime!.agent(name)!;
+        const load = loads[name] ?? 0;
+        try {
+          await this.discovery.heartbeat(id, {
+            load,
+            status: load >= agent.maxConcurrency ? AgentStatus.Busy : AgentStatus.Available,
+          });
+        } catch (e) {
+          // Expired (e.g. the worker was paused): register again rather than stay invisible.
+          if ((e as { code?: string }).code === 'NOT_FOUND')
+            await this.host(agent).catch(() => undefined);
+          else this.logger.warn(`heartbeat of ${id} failed: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  /** Submits a child task through the queue and resolves with its result. */
+  private async delegate(
+    parent: DelegationParent,
+    capability: string,
+    payload: unknown,
+    options: { priority?: number; timeoutMs?: number; signal: AbortSignal },
+  ): Promise<unknown> {
+    const { task } = await this.queue.enqueue({
+      capability,
+      payload,
+      priority: options.priority ?? 5,
+      description: `delegated by ${parent.agent} (task ${parent.taskId})`,
+      idempotencyKey: `delegate:${parent.taskId}:${parent.attempt}:${capability}:${JSON.stringify(payload).length}`,
+    });
+    const deadline = Date.now() + (options.timeoutMs ?? this.config.worker.defaultTimeoutMs);
+    for (;;) {
+      if (options.signal.aborted) {
+        await this.queue.cancel(task.id).catch(() => undefined);
+        throw new ExecutionFailure('cancelled', `delegation to ${capability} cancelled`);
+      }
+      const t = await this.queue.getTask(task.id);
+      if (t.status === TaskStatus.Completed) return t.result;
+      if (t.status === TaskStatus.Failed || t.status === TaskStatus.Cancelled) {
+        throw new ExecutionFailure(
+          'delegation_failed',
+          `delegated task ${task.id} (${capability}) ended ${t.status}: ${t.error?.message ?? t.reason ?? ''}`,
+          { taskId: task.id, status: t.status },
+        );
+      }
+      if (Date.now() > deadline) {
+        throw new ExecutionFailure(
+          'timeout',
+          `delegated task ${task.id} (${capability}) did not finish in time`,
+          {
+            taskId: task.id,
+          },
+        );
+      }
+      await new Promise((r) => setTimeout(r, DELEGATE_POLL_MS));
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.heartbeatTimer);
+    // Stop taking new work, let in-flight tasks finish (or hand them back), then leave the registry.
+    for (const id of this.agentIds.keys()) {
+      await this.discovery.heartbeat(id, { status: AgentStatus.Draining }).catch(() => undefined);
+    }
+    const report = await this.runtime?.drain(this.config.worker.drainTimeoutMs);
+    if (report && report.handedBack.length > 0) {
+      this.logger.warn(`handed back ${report.handedBack.length} task(s) on shutdown`);
+    }
+    await Promise.all(this.subscriptions.map((s) => s.cancel().catch(() => undefined)));
+    for (const id of this.agentIds.keys())
+      await this.discovery.deregister(id).catch(() => undefined);
+  }
+}
