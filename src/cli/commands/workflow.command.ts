@@ -67,9 +67,27 @@ export function registerWorkflowCommand(program: Command): void {
     const body = await api.get<unknown>(`/v1/workflows/${enc(id)}`);
     const view = normalizeWorkflow(body);
     output(opts.json, body, () => {
-      const summary = Object.fromEntries(Object.entries(view.raw).filter(([k]) => k !== 'tasks'));
+      const summary = Object.fromEntries(
+        Object.entries(view.record).filter(([k]) => k !== 'tasks'),
+      );
       const tasks = view.tasks as TaskRecord[];
       return `${renderKeyValues(summary)}\n${tasks.length > 0 ? taskRows(tasks) : 'No tasks.\n'}`;
     });
+  });
+
+  withClientOptions(
+    workflow.command('cancel <id>').description('Cancel every unfinished task of a workflow'),
+  ).action(async (id: string, opts: ClientOptions) => {
+    const api = new ApiClient(opts);
+    const body = await api.post<{ cancelled?: number } | undefined>(
+      `/v1/workflows/${enc(id)}/cancel`,
+    );
+    const view = normalizeWorkflow(body);
+    output(
+      opts.json,
+      body,
+      () =>
+        `Workflow ${view.id || id}: ${view.status}, ${body?.cancelled ?? 0} task(s) cancelled\n`,
+    );
   });
 }
