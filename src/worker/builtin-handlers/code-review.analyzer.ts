@@ -35,6 +35,8 @@ export interface ReviewSummary {
   documentedExports: number;
   findings: number;
   byRule: Record<ReviewRule, number>;
+  /** `findings`/`exports` were cut to `maxItems` each (the counts above are complete). */
+  truncated: boolean;
 }
 
 export interface ReviewReport {
@@ -49,6 +51,8 @@ export interface ReviewReport {
 export interface ReviewOptions {
   maxFunctionLines: number;
   signal?: AbortSignal;
+  /** Most findings and most exports returned (keeps the result within a bus message). Default 2000. */
+  maxItems?: number;
 }
 
 const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'build', 'coverage']);
@@ -330,6 +334,7 @@ export async function reviewPath(
         'explicit-any': 0,
         'todo-comment': 0,
       },
+      truncated: false,
     },
   };
   for (const full of files) {
@@ -347,5 +352,11 @@ export async function reviewPath(
   s.documentedExports = report.exports.filter((e) => e.doc !== undefined).length;
   s.findings = report.findings.length;
   for (const f of report.findings) s.byRule[f.rule]++;
+  const maxItems = options.maxItems ?? 2000;
+  if (report.findings.length > maxItems || report.exports.length > maxItems) {
+    s.truncated = true;
+    report.findings = report.findings.slice(0, maxItems);
+    report.exports = report.exports.slice(0, maxItems);
+  }
   return report;
 }

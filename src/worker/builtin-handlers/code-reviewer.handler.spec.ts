@@ -123,6 +123,16 @@ describe('code-reviewer builtin', () => {
     ]);
   });
 
+  it('caps findings and exports at maxItems, keeping the full counts', async () => {
+    const report = (await handler(
+      request({ path: 'src', maxItems: 2 }),
+      execContext(agent),
+    )) as ReviewReport;
+    expect(report.findings).toHaveLength(2);
+    expect(report.exports).toHaveLength(2);
+    expect(report.summary).toMatchObject({ findings: 9, exports: 7, truncated: true });
+  });
+
   it('rejects a bad payload, a missing path and a path outside the worker directory', async () => {
     await expect(handler(request({}), execContext(agent))).rejects.toMatchObject({
       type: 'validation',

@@ -9,6 +9,8 @@ export const codeReviewPayloadSchema = z.object({
   /** Directory (or file) to review, relative to the worker's directory. */
   path: z.string().min(1),
   maxFunctionLines: z.number().int().min(1).optional(),
+  /** Most findings / exports returned (default 2000 each); the summary still counts them all. */
+  maxItems: z.number().int().min(1).max(100_000).optional(),
 });
 
 /**
@@ -38,6 +40,7 @@ export function codeReviewerHandler(options: {
       maxFunctionLines: parsed.data.maxFunctionLines ?? options.maxFunctionLines,
       signal: ctx.signal,
       baseDir: options.root,
+      maxItems: parsed.data.maxItems,
     });
   };
 }

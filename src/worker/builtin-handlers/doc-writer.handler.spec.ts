@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { agentDef, execContext } from '../../../test/support/worker-fixtures';
 import type { ReviewReport } from './code-review.analyzer';
 import { docWriterHandler, findReviews } from './doc-writer.handler';
+import { renderReviewMarkdown } from './review-markdown.util';
 
 const review: Pick<ReviewReport, 'path' | 'findings' | 'exports'> = {
   path: 'src',
@@ -125,6 +126,16 @@ describe('doc-writer builtin', () => {
         execContext(agent),
       ),
     ).rejects.toMatchObject({ type: 'validation' });
+  });
+
+  it('says when the review was truncated', () => {
+    const { markdown } = renderReviewMarkdown(
+      [{ ...review, summary: { findings: 40, truncated: true } }],
+      {
+        taskId: 't',
+      },
+    );
+    expect(markdown).toContain('40 findings in all; the tables below list 2');
   });
 
   it('findReviews ignores inputs without the review shape', () => {

@@ -25,7 +25,9 @@ function groupBy<T>(items: readonly T[], keyOf: (t: T) => string): Map<string, T
 
 /** Renders the doc-writer report: summary, API overview per file, findings per rule. */
 export function renderReviewMarkdown(
-  reviews: readonly Pick<ReviewReport, 'path' | 'findings' | 'exports'>[],
+  reviews: readonly (Pick<ReviewReport, 'path' | 'findings' | 'exports'> & {
+    summary?: Partial<ReviewReport['summary']>;
+  })[],
   meta: { title?: string; taskId: string; workflowId?: string },
 ): { markdown: string; sections: string[] } {
   const paths = reviews.map((r) => r.path).join(', ');
@@ -50,6 +52,13 @@ export function renderReviewMarkdown(
     out.push(`| ${cell(RULE_TITLES[rule] ?? rule)} | ${list.length} |`);
   }
   out.push('');
+  if (reviews.some((r) => r.summary?.truncated)) {
+    const total = reviews.reduce((n, r) => n + (r.summary?.findings ?? r.findings.length), 0);
+    out.push(
+      `_The review was cut to its first items: ${total} findings in all; the tables below list ${findings.length}._`,
+      '',
+    );
+  }
 
   sections.push('API overview');
   out.push('## API overview', '');
