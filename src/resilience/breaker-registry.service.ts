@@ -8,6 +8,7 @@ import {
   OnModuleDestroy,
   Optional,
 } from '@nestjs/common';
+import { trace } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import type { AgentMessage } from '../bus/agent-message.schema';
 import { MessageBus, type Subscription } from '../bus/message-bus';
@@ -16,6 +17,7 @@ import type { ResilienceConfig } from '../config/sections/resilience.config';
 import { EventsService } from '../events/events.service';
 import type { SwitchyardEventType } from '../events/switchyard-event.type';
 import { MetricsService } from '../observability/metrics.service';
+import { withSpan } from '../observability/tracing';
 import { RedisService } from '../redis/redis.service';
 import { BreakerOpenError } from './breaker-open.error';
 import {
@@ -68,6 +70,8 @@ interface Entry {
   remote?: RemoteOrigin;
   /** Why the next local transition happens, when the caller knows better than the state pair. */
   pendingReason?: BreakerTransitionReason;
+  /** Set by the error filter when it lets an error pass as no failure: opossum then emits `success`. */
+  filtered: boolean;
 }
 
 const EVENT_FOR_STATE: Record<BreakerState, SwitchyardEventType> = {
@@ -179,20 +183,26 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
    * without calling `fn` when the breaker is open or its half-open trial is already running;
    * otherwise settles as `fn` does, counting the outcome.
    */
-  async fire<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
+  fire<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
     const entry = this.entry(agentId);
-    const breaker = entry.breaker;
-    if (!breaker.closed && !breaker.pendingClose) throw this.refuse(entry);
-    try {
-      const result = (await breaker.fire(fn)) as T;
-      entry.successes++;
-      entry.failures.length = 0;
-      return result;
-    } catch (e) {
-      if (isOpenBreakerRejection(e)) throw this.refuse(entry);
-      this.recordFailure(entry, e);
-      throw e;
+    // Inside a traced task the call gets its own span; outside a trace a span would be orphaned.
+    if (trace.getActiveSpan()) {
+      return withSpan(
+        'circuit_breaker_call',
+        { 'agent.id': agentId, 'breaker.state': entry.state },
+        () => this.fireThrough(entry, fn),
+      );
     }
+    return this.fireThrough(entry, fn);
+  }
+
+  private fireThrough<T>(entry: Entry, fn: () => Promise<T>): Promise<T> {
+    const breaker = entry.breaker;
+    if (!breaker.closed && !breaker.pendingClose) return Promise.reject(this.refuse(entry));
+    // Outcomes are counted from opossum's own (synchronous) success/failure events, so the hot path
+    // adds no promise of its own (see bench/scenarios/breaker.ts). opossum cannot refuse here: it
+    // checks the same state we just did, synchronously.
+    return breaker.fire(fn) as Promise<T>;
   }
 
   /** True while the agent's breaker is open (not half-open). */
@@ -407,9 +417,13 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
       rotateBucketController: this.rotator,
       // A filtered error is no failure for opossum. During the half-open trial nothing is
       // filtered: only a success closes the breaker, anything else opens it again.
-      errorFilter: (err: unknown) => !breaker.halfOpen && !this.counts(err),
+      errorFilter: (err: unknown) => {
+        if (breaker.halfOpen || this.counts(err)) return false;
+        e.filtered = true;
+        return true;
+      },
     });
-    entry = {
+    const e: Entry = {
       agentId,
       breaker,
       state: 'closed',
@@ -418,8 +432,18 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
       successes: 0,
       totalFailures: 0,
       rejections: 0,
+      filtered: false,
     };
-    const e = entry;
+    entry = e;
+    breaker.on('success', () => {
+      if (e.filtered) {
+        e.filtered = false; // an excluded error, not a success
+        return;
+      }
+      e.successes++;
+      if (e.failures.length > 0) e.failures.length = 0;
+    });
+    breaker.on('failure', (error: unknown) => this.recordFailure(e, error));
     breaker.on('open', () => this.onTransition(e, 'open'));
     breaker.on('halfOpen', () => this.onTransition(e, 'half_open'));
     breaker.on('close', () => this.onTransition(e, 'closed'));
@@ -556,14 +580,6 @@ function defaultReason(previous: BreakerState, next: BreakerState): BreakerTrans
   if (next === 'half_open') return 'timer';
   if (next === 'open') return previous === 'half_open' ? 'trial_failed' : 'failures';
   return previous === 'half_open' ? 'trial_succeeded' : 'reset';
-}
-
-function isOpenBreakerRejection(e: unknown): boolean {
-  return (
-    e instanceof Error &&
-    (e as { code?: unknown }).code === 'EOPENBREAKER' &&
-    CircuitBreaker.isOurError(e)
-  );
 }
 
 /**
