@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import { LiveFanoutService } from './live-fanout.service';
 import { LiveGateway } from './live.gateway';
+import { StatusPageController } from './status-page.controller';
 
-/** The WebSocket live feed at /v1/live (docs/LIVE-FEED.md). */
+/** The WebSocket live feed at /v1/live (docs/LIVE-FEED.md) and the status page at / (docs/STATUS-PAGE.md). */
 @Module({
+  controllers: [StatusPageController],
   providers: [LiveFanoutService, LiveGateway],
   exports: [LiveFanoutService, LiveGateway],
 })
