@@ -74,10 +74,10 @@ function runIncrementer(env: Record<string, string>): Promise<{ ok: number; conf
  * `npm run bench -- state`: save latency (lock + merge patch + Redis + S3 write-through to a local
  * s3rver) against a bare S3 PutObject of the same body to the same server, open loop; then lost
  * updates under 3 processes × N read-modify-write increments (If-Match, retry on 412).
- * Flags: --size saves per rep (default 1000), --rate saves/s (default 100), --increments (1000).
+ * Flags: --size saves per rep (default 500), --rate saves/s (default 100), --increments (1000).
  */
 export async function stateScenario(options: BenchOptions): Promise<BenchReport> {
-  const size = options.size ?? 1000;
+  const size = options.size ?? 500;
   const rate = Number(options.flags.rate ?? 100);
   const increments = Number(options.flags.increments ?? 1000);
   const prefix = `sybench:state:${randomBytes(4).toString('hex')}:`;

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { ChainableCommander } from 'ioredis';
+import type { LockHandle, PipelinedRead } from './lock/lock-handle';
 import { RedisService } from '../redis/redis.service';
 import type { StateDocument } from './state-document.type';
 import { stateCommands, type StateRedisCommands } from './state-redis-commands';
@@ -42,22 +44,38 @@ export class StateRepository {
 
   /** The document including tombstones, or undefined when Redis has never seen the key. */
   async read(key: string): Promise<StateDocument | undefined> {
-    const h = await this.redis.client.hgetall(this.docKey(key));
-    if (h.version === undefined) return undefined;
-    const deleted = h.deleted === '1';
+    return parseDocument(key, await this.redis.client.hgetall(this.docKey(key)));
+  }
+
+  /** The same read, queued on a pipeline (e.g. with the lock acquisition). */
+  pipelinedRead(key: string): PipelinedRead<StateDocument | undefined> {
     return {
-      key,
-      version: Number(h.version),
-      value: deleted || !h.value ? null : (JSON.parse(h.value) as unknown),
-      updatedAt: h.updatedAt ?? '',
-      updatedBy: h.updatedBy ?? '',
-      fence: Number(h.fence ?? 0),
-      deleted,
+      queue: (pipeline) => void pipeline.hgetall(this.docKey(key)),
+      parse: (reply) => parseDocument(key, reply as Record<string, string>),
     };
   }
 
   async write(req: WriteRequest): Promise<WriteOutcome> {
-    const [status, n] = await this.lua.stateWrite(
+    const [status, n] = await this.lua.stateWrite(...this.writeArgs(req));
+    return outcomeOf(status, n);
+  }
+
+  /** Writes and releases the lock in one round trip (the release runs whatever the outcome). */
+  async writeAndRelease(req: WriteRequest, lock: LockHandle): Promise<WriteOutcome> {
+    const pipeline = this.redis.client.pipeline();
+    (
+      pipeline as unknown as { stateWrite(...args: (string | number)[]): ChainableCommander }
+    ).stateWrite(...this.writeArgs(req));
+    lock.releaseIn(pipeline);
+    const results = (await pipeline.exec()) ?? [];
+    const [err, reply] = results[0] ?? [new Error('empty pipeline reply'), undefined];
+    if (err) throw err;
+    const [status, n] = reply as [string, number];
+    return outcomeOf(status, n);
+  }
+
+  private writeArgs(req: WriteRequest): Parameters<StateRedisCommands['stateWrite']> {
+    return [
       this.docKey(req.key),
       this.fenceKey(req.key),
       this.indexKey(),
@@ -70,20 +88,7 @@ export class StateRepository {
       req.updatedBy,
       req.delete ? '1' : '0',
       Date.now(),
-    );
-    const value = Number(n);
-    switch (status) {
-      case 'ok':
-        return { status, version: value };
-      case 'fence':
-        return { status, newerFence: value };
-      case 'version':
-        return { status, currentVersion: value };
-      case 'missing':
-        return { status, currentVersion: value };
-      default:
-        throw new Error(`state-write returned '${status}'`);
-    }
+    ];
   }
 
   /** Loads a document from the durable store if it is newer than Redis's; true when loaded. */
@@ -138,5 +143,35 @@ export class StateRepository {
 
   async countKeys(): Promise<number> {
     return this.redis.client.zcard(this.indexKey());
+  }
+}
+
+function parseDocument(key: string, h: Record<string, string>): StateDocument | undefined {
+  if (h.version === undefined) return undefined;
+  const deleted = h.deleted === '1';
+  return {
+    key,
+    version: Number(h.version),
+    value: deleted || !h.value ? null : (JSON.parse(h.value) as unknown),
+    updatedAt: h.updatedAt ?? '',
+    updatedBy: h.updatedBy ?? '',
+    fence: Number(h.fence ?? 0),
+    deleted,
+  };
+}
+
+function outcomeOf(status: string, n: number): WriteOutcome {
+  const value = Number(n);
+  switch (status) {
+    case 'ok':
+      return { status, version: value };
+    case 'fence':
+      return { status, newerFence: value };
+    case 'version':
+      return { status, currentVersion: value };
+    case 'missing':
+      return { status, currentVersion: value };
+    default:
+      throw new Error(`state-write returned '${status}'`);
   }
 }

@@ -12,7 +12,7 @@ import type { LockHandle } from './lock/lock-handle';
 import type { StateDocument } from './state-document.type';
 import { assertValidKey, assertValidPrefix, strategyFor } from './state-key.util';
 import { StateSyncService } from './state-sync.service';
-import { StateRepository, type WriteRequest } from './state.repository';
+import { StateRepository, type WriteOutcome, type WriteRequest } from './state.repository';
 
 /** `If-Match` as parsed: a version (0 = must not exist), `*` (must exist) or absent. */
 export type Precondition = number | '*' | undefined;
@@ -202,12 +202,18 @@ export class StateService {
     decide: (current: StateDocument | undefined) => Decision,
   ): Promise<SaveResult> {
     return withSpan('state_save', { 'state.key': key }, async () => {
-      const written = await this.locks.withLock(key, async (lock): Promise<StateDocument> => {
-        for (let attempt = 1; ; attempt++) {
-          const stored = await this.repo.read(key);
+      for (let attempt = 1; ; attempt++) {
+        // One round trip: take the lock and read the document; another: write and release.
+        const { lock, value: stored } = await this.locks.acquireAndRead(
+          key,
+          this.repo.pipelinedRead(key),
+        );
+        let outcome: WriteOutcome;
+        let request: WriteRequest & { updatedAt: string };
+        try {
           const current = stored && !stored.deleted ? stored : undefined;
           const decision = decide(current);
-          const request = {
+          request = {
             key,
             expectedVersion: current?.version ?? 0,
             fence: lock.fence,
@@ -216,20 +222,19 @@ export class StateService {
             updatedBy: by,
             updatedAt: new Date().toISOString(),
           };
-          const outcome = await this.repo.write(request);
-          if (outcome.status === 'ok') return documentOf(request, outcome.version);
-          if (outcome.status === 'fence') throw staleFence(key, lock.fence, outcome.newerFence);
-          if (outcome.status === 'missing') throw AppException.notFound('state', key);
-          // The version moved under our lock: only a writer whose lock had expired can do that
-          // (and only before our fencing token was issued). Read again and decide again.
-          if (attempt >= MAX_ATTEMPTS) {
-            throw new AppException(ErrorCode.Conflict, `'${key}' keeps changing; try again`, {
-              key,
-            });
-          }
+          outcome = await this.repo.writeAndRelease(request, lock);
+        } finally {
+          await lock.release().catch(() => false); // no-op when already released with the write
         }
-      });
-      return this.afterWrite(written);
+        if (outcome.status === 'ok') return this.afterWrite(documentOf(request, outcome.version));
+        if (outcome.status === 'fence') throw staleFence(key, lock.fence, outcome.newerFence);
+        if (outcome.status === 'missing') throw AppException.notFound('state', key);
+        // The version moved although we held the lock: only a writer whose lock had expired can
+        // do that (before our fencing token was issued). Take the lock again and decide again.
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new AppException(ErrorCode.Conflict, `'${key}' keeps changing; try again`, { key });
+        }
+      }
     });
   }
 

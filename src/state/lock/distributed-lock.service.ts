@@ -5,7 +5,8 @@ import { ErrorCode } from '../../common/errors/error-code.enum';
 import { ConfigService } from '../../config/config.service';
 import { RedisService } from '../../redis/redis.service';
 import { stateCommands, type StateRedisCommands } from '../state-redis-commands';
-import type { AcquireOptions, LockHandle } from './lock-handle';
+import type { ChainableCommander } from 'ioredis';
+import type { AcquireOptions, LockHandle, PipelinedRead } from './lock-handle';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -42,12 +43,24 @@ export class DistributedLockService implements OnApplicationShutdown {
 
   /** Waits (polling with jitter) up to `waitMs` for the lock; 409 when it stays busy. */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
+    return (await this.acquireAndRead(name, undefined, options)).lock;
+  }
+
+  /**
+   * Like {@link acquire}, and runs `read` in the same round trip right after a successful
+   * acquisition (what it reads is what the holder saw first; writes still check versions).
+   */
+  async acquireAndRead<T>(
+    name: string,
+    read: PipelinedRead<T> | undefined,
+    options: AcquireOptions = {},
+  ): Promise<{ lock: LockHandle; value: T | undefined }> {
     const waitMs = options.waitMs ?? this.config.state.lockWaitMs;
     const deadline = Date.now() + waitMs;
     let delay = 1;
     for (;;) {
-      const result = await this.attempt(name, options);
-      if ('handle' in result) return result.handle;
+      const result = await this.attempt(name, options, read);
+      if ('handle' in result) return { lock: result.handle, value: result.value };
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new AppException(
@@ -87,21 +100,41 @@ export class DistributedLockService implements OnApplicationShutdown {
     await Promise.all([...this.held].map((h) => h.release().catch(() => false)));
   }
 
-  private async attempt(
+  private async attempt<T>(
     name: string,
     options: AcquireOptions,
-  ): Promise<{ handle: LockHandle } | { pttl: number }> {
+    read?: PipelinedRead<T>,
+  ): Promise<{ handle: LockHandle; value: T | undefined } | { pttl: number }> {
     const ttlMs = options.ttlMs ?? this.config.state.lockTtlMs;
     const maxHoldMs = options.maxHoldMs ?? this.config.state.lockMaxHoldMs;
     const acquiredAt = Date.now();
     const token = `${acquiredAt}.${randomBytes(8).toString('hex')}`;
-    const [fence, extra] = await this.lua.stateLockAcquire(
-      this.lockKey(name),
-      this.fenceKey(name),
-      token,
-      ttlMs,
-      maxHoldMs,
-    );
+    let reply: [number, string | number];
+    let readReply: unknown;
+    if (read) {
+      const pipeline = this.redis.client.pipeline();
+      (pipeline as unknown as PipelineCommands).stateLockAcquire(
+        this.lockKey(name),
+        this.fenceKey(name),
+        token,
+        ttlMs,
+        maxHoldMs,
+      );
+      read.queue(pipeline);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+      reply = results[0]?.[1] as [number, string | number];
+      readReply = results[1]?.[1];
+    } else {
+      reply = await this.lua.stateLockAcquire(
+        this.lockKey(name),
+        this.fenceKey(name),
+        token,
+        ttlMs,
+        maxHoldMs,
+      );
+    }
+    const [fence, extra] = reply;
     if (Number(fence) === 0) return { pttl: Number(extra) };
     if (typeof extra === 'string' && extra !== '') {
       this.logger.error(
@@ -111,7 +144,12 @@ export class DistributedLockService implements OnApplicationShutdown {
     }
     const handle = new Handle(this, name, token, Number(fence), acquiredAt, ttlMs, maxHoldMs);
     if (options.watchdog ?? true) handle.startWatchdog();
-    return { handle };
+    return { handle, value: read ? read.parse(readReply) : undefined };
+  }
+
+  /** @internal used by handles */
+  queueRelease(pipeline: ChainableCommander, name: string, token: string): void {
+    (pipeline as unknown as PipelineCommands).stateLockRelease(this.lockKey(name), token);
   }
 
   /** @internal used by handles */
@@ -139,6 +177,12 @@ export class DistributedLockService implements OnApplicationShutdown {
   log(level: 'warn' | 'error', obj: Record<string, unknown>, message: string): void {
     this.logger[level](obj, message);
   }
+}
+
+/** The lock scripts as queued on a pipeline. */
+interface PipelineCommands {
+  stateLockAcquire(...args: (string | number)[]): unknown;
+  stateLockRelease(...args: (string | number)[]): unknown;
 }
 
 class Handle implements LockHandle {
@@ -193,6 +237,13 @@ class Handle implements LockHandle {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.locks.track(this, false);
+  }
+
+  releaseIn(pipeline: ChainableCommander): void {
+    if (this.released) return;
+    this.released = true;
+    this.stopWatchdog();
+    this.locks.queueRelease(pipeline, this.name, this.token);
   }
 
   async release(): Promise<boolean> {

@@ -1,3 +1,5 @@
+import type { ChainableCommander } from 'ioredis';
+
 /** A held lock. Writes made under it carry {@link fence}. */
 export interface LockHandle {
   readonly name: string;
@@ -10,6 +12,17 @@ export interface LockHandle {
   readonly lost: boolean;
   /** Stops the watchdog and releases the lock; false when it was no longer ours. */
   release(): Promise<boolean>;
+  /**
+   * Queues the release on `pipeline` (after a write queued on it, saving a round trip) and stops
+   * the watchdog. The pipeline's reply for it is 1 when released.
+   */
+  releaseIn(pipeline: ChainableCommander): void;
+}
+
+/** Commands queued in the same round trip as the lock acquisition (e.g. reading the document). */
+export interface PipelinedRead<T> {
+  queue(pipeline: ChainableCommander): void;
+  parse(reply: unknown): T;
 }
 
 export interface AcquireOptions {
