@@ -33,6 +33,7 @@ export class TaskJobsAdapter {
     readonly queueName: string,
     readonly prefix: string,
     private readonly stalledIntervalMs: number,
+    private readonly lockDurationMs = 30_000,
   ) {}
 
   private connection(name: string) {
@@ -45,7 +46,8 @@ export class TaskJobsAdapter {
   }
 
   open(): void {
-    this.queue ??= new Queue<TaskJobData>(this.queueName, {
+    if (this.queue) return;
+    this.queue = new Queue<TaskJobData>(this.queueName, {
       connection: this.connection('switchyard-bullmq-queue'),
       prefix: this.prefix,
     });
@@ -82,6 +84,7 @@ export class TaskJobsAdapter {
         prefix: this.prefix,
         concurrency,
         stalledInterval: this.stalledIntervalMs,
+        lockDuration: this.lockDurationMs,
         maxStalledCount: 3,
       },
     );

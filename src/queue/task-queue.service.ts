@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
 import { defineLuaCommands, RedisService } from '../redis/redis.service';
 import { decideRetry, resolveRetryPolicy, toTaskError } from '../resilience/retry-policy';
-import { findCycles, findFirstCycle } from './dag.util';
+import { cycleInComponent, cyclicComponents, findFirstCycle } from './dag.util';
 import type { CreateTaskInput, CreateWorkflowInput, ListTasksQuery } from './task.schemas';
 import {
   type CancelReason,
@@ -86,7 +87,7 @@ interface QueueCommands {
     now: number,
   ): Promise<string>;
   requeue(base: string, id: string, now: number): Promise<string>;
-  blockedGraph(base: string): Promise<(string | number)[]>;
+  blockedGraph(base: string): Promise<[number, string[], (string | number)[]]>;
 }
 
 /** One task as the queue stores it, before it has an id-resolved dependency list. */
@@ -182,6 +183,8 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
     waiters: { resolve: () => void; reject: (e: unknown) => void }[];
   } | null = null;
   private handler?: TaskHandler;
+  /** Set while applying an outcome inside the worker (no caller waits for the job pushes). */
+  private readonly inProcessor = new AsyncLocalStorage<true>();
 
   constructor(
     private readonly config: ConfigService,
@@ -195,6 +198,7 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
       config.queue.name,
       redis.key('bull'),
       config.queue.stalledIntervalMs,
+      config.queue.lockDurationMs,
     );
     this.defaults = {
       maxRetries: config.queue.retryMaxRetries,
@@ -838,7 +842,7 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
   /** Cycles among BLOCKED tasks. */
   async detectDeadlocks(): Promise<{ cycles: DeadlockCycle[]; blocked: number; tookMs: number }> {
     const t0 = performance.now();
-    const flat = await this.conn.blockedGraph(this.base);
+    const [blockedCount, suspects, flat] = await this.conn.blockedGraph(this.base);
     const graph = new Map<string, string[]>();
     for (let i = 0; i < flat.length;) {
       const id = String(flat[i]);
@@ -846,7 +850,12 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
       graph.set(id, flat.slice(i + 2, i + 2 + n).map(String));
       i += 2 + n;
     }
-    const raw = findCycles(graph);
+    const components = cyclicComponents(graph);
+    const raw = components.map((c) => cycleInComponent(graph, c));
+    // A suspect on no cycle now can only be on a future cycle through a newer suspect.
+    const onCycle = new Set(components.flat());
+    const cleared = suspects.filter((id) => !onCycle.has(id));
+    if (cleared.length > 0) await this.conn.srem(this.key('suspects'), ...cleared);
     const cycles: DeadlockCycle[] = [];
     if (raw.length > 0) {
       const p = this.conn.pipeline();
@@ -869,7 +878,7 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
     }
     return {
       cycles,
-      blocked: graph.size,
+      blocked: blockedCount,
       tookMs: Math.round((performance.now() - t0) * 1000) / 1000,
     };
   }
@@ -961,7 +970,7 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
       this.running.delete(task.id);
     }
     if (outcome === 'cancelled') return;
-    await this.applyOutcome(task, outcome);
+    await this.inProcessor.run(true, () => this.applyOutcome(task, outcome));
   }
 
   private async applyOutcome(task: TaskRecord, outcome: TaskHandlerOutcome): Promise<void> {
@@ -1063,7 +1072,15 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
   /** After a script: push the BullMQ jobs of tasks it made READY, then emit its events. */
   private async afterScript(res: ScriptResult, running: Set<string> = new Set()): Promise<void> {
     const ready = asArray(res.ready);
-    if (ready.length > 0) await this.pushJobs(ready);
+    if (ready.length > 0) {
+      const pushed = this.pushJobs(ready);
+      if (this.inProcessor.getStore()) {
+        // The worker slot need not wait: the outbox covers a crash before the push.
+        pushed.catch(() => undefined);
+      } else {
+        await pushed;
+      }
+    }
     this.emitScriptEvents(asArray(res.events), running);
   }
 
@@ -1084,8 +1101,9 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
     this.pending = null;
     if (!batch) return;
     try {
+      // Outbox entries stay until the job starts (start-1.lua removes them): one round trip
+      // less per batch, and a crash right after this call still leaves a trace.
       await this.jobs.add(batch.entries);
-      await this.conn.zrem(this.key('outbox'), ...batch.entries.map(([id, gen]) => `${id}#${gen}`));
       for (const w of batch.waiters) w.resolve();
     } catch (e) {
       // The outbox keeps them: the reconciler pushes them later.

@@ -70,6 +70,11 @@ export const queueSection = defineSection('queue', 'Task queue', {
     int(0).default(5000),
     'A READY task is re-pushed to BullMQ only after waiting this long for its job; RUNNING tasks get this long past their timeout',
   ),
+  lockDurationMs: field(
+    'QUEUE_LOCK_DURATION_MS',
+    int(1000).default(30_000),
+    'BullMQ job lock: a running task whose instance stops renewing it for this long is considered stalled',
+  ),
   stalledIntervalMs: field(
     'QUEUE_STALLED_INTERVAL_MS',
     int(1000).default(30_000),

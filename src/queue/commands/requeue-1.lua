@@ -68,6 +68,7 @@ local function settle(t)
     local f = rcall("HMGET", tk, "status", "seq")
     rcall("HSET", tk, "status", "BLOCKED", "updated", now)
     setIndex(B, t, f[1], "BLOCKED", f[2])
+    rcall("SADD", B .. "suspects", t)
     pushEvent(B, events, "blocked", t, "requeued")
   end
 end

@@ -11,6 +11,7 @@
     B.."running"              zset   RUNNING ids, score = deadline ms (start + timeout + grace)
     B.."delayed"              zset   READY ids waiting for a retry/deferral, score = ms they are due
     B.."dead"                 zset   dead-letter: ids that FAILED on their own, score = ms
+    B.."suspects"             set    BLOCKED ids through which a dependency cycle may have closed
     B.."w:"..wf               hash   workflow record (total, done, completed, failed, cancelled, status)
     B.."w:"..wf..":tasks"     zset   the workflow's task ids, score = creation sequence
 

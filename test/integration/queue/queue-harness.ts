@@ -27,8 +27,10 @@ export interface QueueHarness {
 }
 
 /** A real TaskQueueService on the real Redis, with its own key prefix (and BullMQ prefix). */
-export async function startQueue(env: Env = {}): Promise<QueueHarness> {
-  const prefix = uniquePrefix('queue');
+export async function startQueue(
+  env: Env = {},
+  prefix = uniquePrefix('queue'),
+): Promise<QueueHarness> {
   const values = loadConfig({
     REDIS_URL: process.env.REDIS_URL,
     LOG_LEVEL: 'warn',

@@ -126,8 +126,8 @@ describe('TaskQueueService (real Redis)', () => {
     await h.queue.enqueue({ id: 'C', capability: 'x', dependsOn: ['A'], priority: 5 });
     const { cycles } = await h.queue.detectDeadlocks();
     expect(cycles).toHaveLength(1);
-    expect(new Set(cycles[0]!.taskIds)).toEqual(new Set(['A', 'B', 'C']));
-    expect(cycles[0]!.victim).toBe('B');
+    expect(new Set(cycles[0].taskIds)).toEqual(new Set(['A', 'B', 'C']));
+    expect(cycles[0].victim).toBe('B');
     const { resolved } = await h.queue.resolveDeadlocks();
     expect(resolved).toEqual([expect.objectContaining({ cancelled: 'B' })]);
     expect(await h.queue.getTask('B')).toMatchObject({
@@ -153,7 +153,7 @@ describe('TaskQueueService (real Redis)', () => {
     );
     const { cycles } = await h.queue.detectDeadlocks();
     expect(cycles).toHaveLength(1);
-    expect(cycles[0]!.taskIds).toHaveLength(n);
+    expect(cycles[0].taskIds).toHaveLength(n);
     const { resolved } = await h.queue.resolveDeadlocks();
     expect(resolved.map((r) => r.cancelled)).toEqual(['c17']);
     // with policy "continue" the rest of the ring now runs: c16 first
