@@ -61,7 +61,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   // the Node server's `upgrade` events, which Fastify leaves alone.
   app.useWebSocketAdapter(new WsAdapter(app));
   const errorLogger = new NestLogger('HttpError');
-  fastify.setErrorHandler((error, request, reply) => sendError(reply, request, error, errorLogger));
+  // Fastify-level errors (body too large, malformed JSON) reach AllExceptionsFilter through the
+  // error handler Nest installs at init, so they get the same error shape.
 
   const config = app.get(ConfigService);
   if (config.http.docsEnabled) {

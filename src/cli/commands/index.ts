@@ -3,6 +3,7 @@ import { registerAgentsCommand } from './agents.command';
 import { registerAgentCommand } from './agent.command';
 import { registerAuthCommand } from './auth.command';
 import { registerCircuitBreakerCommand } from './circuit-breaker.command';
+import { registerDemoCommand } from './demo.command';
 import { registerMetricsCommand } from './metrics.command';
 import { registerQueueCommand } from './queue.command';
 import { registerServeCommand } from './serve.command';
@@ -15,6 +16,7 @@ import { registerWorkflowCommand } from './workflow.command';
 export const COMMANDS: ((program: Command) => void)[] = [
   registerServeCommand,
   registerWorkerCommand,
+  registerDemoCommand,
   registerAuthCommand,
   registerAgentCommand,
   registerTaskCommand,

@@ -1,14 +1,24 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startServer } from '../../http-server/create-app';
+import { EmbeddedWorkerModule } from '../../worker/embedded-worker.module';
 
 /** `switchyard serve`: run the control plane (what `npm start` does). */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('Run the control plane: REST API, OpenAPI docs, live feed, dispatch loop')
-    .action(async () => {
-      const { app, url } = await startServer();
+    .option(
+      '--agents <dir>',
+      'also host the agents of DIR in this process (single-process mode; pairs well with BUS_TRANSPORT=memory)',
+    )
+    .action(async (opts: { agents?: string }) => {
+      const modules = opts.agents ? [EmbeddedWorkerModule.forAgents(resolve(opts.agents))] : [];
+      const { app, url } = await startServer({ modules });
+      let stopping = false;
       const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
         process.stderr.write(`\n${signal}: shutting down...\n`);
         await app.close();
         process.exit(0);
