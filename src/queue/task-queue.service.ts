@@ -482,6 +482,28 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
     return out;
   }
 
+  /** Adds each task's inputs (its COMPLETED dependencies' results), one pipeline for all. */
+  private async withInputs(tasks: TaskRecord[]): Promise<TaskRecord[]> {
+    const deps = [...new Set(tasks.flatMap((t) => t.dependsOn))];
+    if (deps.length === 0) return tasks;
+    const p = this.conn.pipeline();
+    for (const d of deps) p.hmget(this.key('t', d), 'ref', 'wf', 'status', 'result');
+    const rows = (await p.exec()) ?? [];
+    const info = new Map<string, DependencyInfo>();
+    deps.forEach((d, i) => {
+      const r = (rows[i]?.[1] ?? []) as (string | null)[];
+      info.set(d, [d, r[0] ?? '', r[1] ?? '', r[2] ?? '', r[3] ?? '']);
+    });
+    for (const t of tasks) {
+      const inputs = buildInputs(
+        t.workflowId,
+        t.dependsOn.map((d) => info.get(d)!),
+      );
+      if (inputs) t.inputs = inputs;
+    }
+    return tasks;
+  }
+
   /** Tasks filtered by status, agent, workflow and capability, oldest first, cursor-paginated. */
   async listTasks(q: ListTasksQuery): Promise<Page<TaskRecord>> {
     const source = q.workflow
@@ -508,7 +530,7 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
   ): Promise<Page<TaskRecord>> {
     const raw = decodeCursor(cursor);
     const after = raw === undefined ? undefined : Number(raw);
-    if (raw !== undefined && (!Number.isFinite(after) || after! < 0)) {
+    if (raw !== undefined && !/^\d+$/.test(raw)) {
       throw AppException.validation('Invalid cursor', [
         { field: 'cursor', message: 'not a cursor from a previous page' },
       ]);
@@ -579,7 +601,7 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
     const workflow = await this.findWorkflow(id);
     if (!workflow) throw AppException.notFound('workflow', id);
     const ids = await this.conn.zrange(this.key('w', id, 'tasks'), '0', '-1');
-    return { workflow, tasks: await this.loadMany(ids) };
+    return { workflow, tasks: await this.withInputs(await this.loadMany(ids)) };
   }
 
   async counts(): Promise<QueueCounts> {
