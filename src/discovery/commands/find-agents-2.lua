@@ -4,7 +4,8 @@
   skipped here and purged by the sweeper.
 
   KEYS[1] capability load index  P..'capability_load:'..capability
-  KEYS[2] expiry index           P..'agent_expiry'
+  KEYS[2] expiry index           P..'agent_expiry' (declared; liveness is read from the hash's
+          expiresAt, which always equals the agent's score there)
   ARGV[1] key prefix P
   ARGV[2] max load ratio (a number, or '+inf')
   ARGV[3] min health score (0..1)
@@ -23,18 +24,19 @@ local limit = tonumber(ARGV[5])
 local now = now_ms()
 
 local out = {}
-local batch = math.max(limit * 2, 64)
+-- Most candidates pass the filters, so a small batch usually suffices.
+local batch = math.max(limit * 4, 16)
 local offset = 0
 while #out < limit do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', max_ratio, 'LIMIT', offset, batch)
   for _, id in ipairs(ids) do
-    local exp = redis.call('ZSCORE', KEYS[2], id)
-    if exp and tonumber(exp) > now then
-      local f = redis.call('HMGET', agent_key(prefix, id), 'status', 'healthScore')
-      if f[1] and (allowed == nil or allowed[f[1]]) and tonumber(f[2]) >= min_health then
-        out[#out + 1] = read_agent(prefix, id)
-        if #out >= limit then break end
-      end
+    -- One read per candidate: the hash's expiresAt always equals its agent_expiry score (both
+    -- are written by the same scripts), and a hash past its grace period reads as nil.
+    local f = redis.call('HMGET', agent_key(prefix, id), 'expiresAt', 'status', 'healthScore')
+    if f[1] and tonumber(f[1]) > now and (allowed == nil or allowed[f[2]])
+      and tonumber(f[3]) >= min_health then
+      out[#out + 1] = read_agent(prefix, id)
+      if #out >= limit then break end
     end
   end
   if #ids < batch then break end
