@@ -42,8 +42,9 @@ class PutStateBodyDto extends createZodDto(putStateBodySchema) {}
 class ListStateQueryDto extends createZodDto(listStateQuerySchema) {}
 class StateKeyPageDto extends createZodDto(pageSchema(stateKeySummarySchema)) {}
 
+// Swagger renders the wildcard route `/v1/state/*` as `/v1/state/{path}`.
 const KEY_PARAM = {
-  name: '*',
+  name: 'path',
   description: 'Document key, e.g. `project/alpha`: `/`-separated segments of [A-Za-z0-9._-]',
 };
 
