@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import { BusTopology } from '../../src/bus/bus-topology';
+import { LiveTestClient } from './live-client';
 import { deletePrefix } from './redis-cleanup';
 
 /**
@@ -449,5 +450,40 @@ async function deleteBusNamespace(namespace: string, names: string[]): Promise<v
     await Promise.all(exchanges.map((x) => each((ch) => ch.deleteExchange(x))));
   } finally {
     await conn.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Watches one control plane's live feed (which carries every instance's events) for
+ * `task.completed`, to check that no task completes twice.
+ */
+export class CompletionWatch {
+  private constructor(readonly client: LiveTestClient) {}
+
+  static async open(url: string): Promise<CompletionWatch> {
+    const client = await LiveTestClient.connect(url, { query: `?token=${ADMIN_TOKEN}` });
+    await client.first('welcome', 15_000);
+    client.send({ type: 'subscribe', id: 'done', filters: { types: ['task.completed'] } });
+    await client.first('subscribed', 15_000);
+    return new CompletionWatch(client);
+  }
+
+  /** task.completed events seen, by task id. */
+  counts(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const e of this.client.events()) {
+      const id = e.event.taskId as string | undefined;
+      if (id) m.set(id, (m.get(id) ?? 0) + 1);
+    }
+    return m;
+  }
+
+  /** Feed messages lost to backpressure (must be 0 for the counts to mean anything). */
+  dropped(): number {
+    return this.client.ofType('dropped').reduce((n, m) => n + Number(m.count ?? 0), 0);
+  }
+
+  close(): void {
+    this.client.close();
   }
 }
