@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   Inject,
   Injectable,
@@ -18,7 +20,7 @@ import { EventsService } from '../events/events.service';
 import type { SwitchyardEventType } from '../events/switchyard-event.type';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
-import { RedisService } from '../redis/redis.service';
+import { defineLuaCommands, RedisService } from '../redis/redis.service';
 import { BreakerOpenError } from './breaker-open.error';
 import {
   BREAKER_STATE_GAUGE,
@@ -74,6 +76,18 @@ interface Entry {
   filtered: boolean;
 }
 
+/** The Lua commands of `commands/` (see the header of each script). */
+interface ResilienceCommands {
+  saveBreaker(...args: string[]): Promise<number>;
+}
+
+/** Where the scripts are: beside this file, or in src/ when running the compiled dist/ build. */
+export function resilienceCommandsDir(): string {
+  const beside = join(__dirname, 'commands');
+  if (existsSync(beside)) return beside;
+  return join(__dirname, '..', '..', '..', 'src', 'resilience', 'commands');
+}
+
 const EVENT_FOR_STATE: Record<BreakerState, SwitchyardEventType> = {
   open: 'breaker.opened',
   half_open: 'breaker.half_open',
@@ -110,6 +124,7 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
   private subscription?: Subscription;
   private readonly pending = new Set<Promise<unknown>>();
   private closed = false;
+  private luaDefined = false;
   /** This control-plane instance, as named in shared transitions (`source`). */
   readonly instanceId: string;
 
@@ -377,14 +392,26 @@ export class BreakerRegistry implements OnApplicationBootstrap, OnModuleDestroy 
           : transition.at + this.settings.breakerResetTimeoutMs;
       const ttl = Math.max(1, expiresAt - Date.now());
       this.track(
-        redis.client
-          .multi()
-          .set(redis.key('breaker', transition.agentId), JSON.stringify(transition), 'PX', ttl)
-          .zadd(redis.key('breakers'), expiresAt, transition.agentId)
-          .exec(),
+        this.commands(redis).saveBreaker(
+          redis.key('breaker', transition.agentId),
+          redis.key('breakers'),
+          JSON.stringify(transition),
+          String(transition.at),
+          String(ttl),
+          String(expiresAt),
+          transition.agentId,
+        ),
         'store in Redis',
       );
     }
+  }
+
+  private commands(redis: RedisService): ResilienceCommands {
+    if (!this.luaDefined) {
+      defineLuaCommands(redis.client, resilienceCommandsDir());
+      this.luaDefined = true;
+    }
+    return redis.client as unknown as ResilienceCommands;
   }
 
   private track(promise: Promise<unknown>, what: string): void {

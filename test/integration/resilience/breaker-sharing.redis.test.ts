@@ -90,6 +90,48 @@ describe('breaker state shared through Redis (integration)', () => {
     expect(late.registry.state('agent-2')).toBe('closed');
   });
 
+  it('keeps the newer transition when an older one is written after it', async () => {
+    const a = await instance();
+    const b = await instance();
+    for (let i = 0; i < 5; i++) await fail(a.registry, 'agent-4');
+    const openedAt = Date.parse(a.registry.snapshot('agent-4').openedAt ?? '');
+    await a.registry.whenIdle();
+    // b resets it later; then a's (older) open record arrives again, e.g. a delayed write.
+    await new Promise((r) => setTimeout(r, 2));
+    b.registry.reset('agent-4');
+    await b.registry.whenIdle();
+    const key = a.redis.key('breaker', 'agent-4');
+    const newer = JSON.parse((await a.redis.client.get(key)) ?? '{}') as {
+      state: string;
+      at: number;
+    };
+    expect(newer.state).toBe('closed');
+    expect(newer.at).toBeGreaterThan(openedAt);
+
+    const stale = JSON.stringify({
+      ...newer,
+      state: 'open',
+      at: newer.at - 1,
+      openUntil: newer.at + 60_000,
+    });
+    const saveBreaker = (
+      a.redis.client as unknown as {
+        saveBreaker(...args: string[]): Promise<number>;
+      }
+    ).saveBreaker.bind(a.redis.client);
+    const args = [
+      key,
+      a.redis.key('breakers'),
+      stale,
+      String(newer.at - 1),
+      '60000',
+      String(newer.at + 60_000),
+      'agent-4',
+    ];
+    expect(await saveBreaker(...args)).toBe(0);
+    expect(JSON.parse((await a.redis.client.get(key)) ?? '{}')).toMatchObject({ state: 'closed' });
+  });
+
   it('re-reads Redis every BREAKER_SYNC_INTERVAL_MS', async () => {
     const a = await instance();
     const b = await instance({ BREAKER_SYNC_INTERVAL_MS: '50' });
