@@ -1,13 +1,19 @@
 import type { Scenario } from '../harness';
 import { breakerScenario } from './breaker';
+import { busScenario } from './bus';
 import { discoveryScenario } from './discovery';
+import { liveScenario } from './live';
+import { pipelineScenario } from './pipeline';
 import { queueScenario } from './queue';
 import { stateScenario } from './state';
 
 /** Every benchmark scenario. Each lives in its own file in this folder and is added here. */
 export const SCENARIOS: Record<string, Scenario> = {
   breaker: breakerScenario,
+  bus: busScenario,
   discovery: discoveryScenario,
+  live: liveScenario,
+  pipeline: pipelineScenario,
   queue: queueScenario,
   state: stateScenario,
 };

@@ -19,6 +19,7 @@ import { selectAgent } from '../resilience/select-agent.util';
 import { AgentLostError } from './agent-lost.error';
 import { AgentReportedFailure } from './agent-reported-failure.error';
 import { InFlightRegistry } from './in-flight.registry';
+import { workerControlId } from './worker-control-id.util';
 import { type TaskMessagePayload, taskResultPayloadSchema } from './task-message.schema';
 
 /** Failures that are the task's own fault: they fail the task but say nothing about the agent. */
@@ -185,7 +186,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
         const interrupted = new Promise<never>((_, reject) => {
           removeInFlight = this.inFlight.add(agent.id, task.id, reject);
           onAbort = () => {
-            void this.sendCancel(agent.id, task.id, String(signal.reason ?? 'cancelled'));
+            void this.sendCancel(agent, task.id, String(signal.reason ?? 'cancelled'));
             reject(
               new Error(
                 `task ${task.id} ${signal.reason === 'timeout' ? 'timed out' : 'was cancelled'}`,
@@ -257,19 +258,24 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     };
   }
 
-  private async sendCancel(agentId: string, taskId: string, reason: string): Promise<void> {
+  /**
+   * Tells the agent to abort the task: through its worker's control queue (never stuck behind
+   * the agent's own prefetch), or the agent's task queue at top priority for agents that are
+   * not hosted by a Switchyard worker.
+   */
+  private async sendCancel(agent: AgentRecord, taskId: string, reason: string): Promise<void> {
     try {
-      await this.bus.broadcastEvent({
+      await this.bus.sendTask({
         fromAgent: 'orchestrator',
-        toAgent: agentId,
+        toAgent: agent.workerId ? workerControlId(agent.workerId) : agent.id,
         taskId,
         messageType: 'cancel',
-        payload: { reason },
+        payload: { reason, agentId: agent.id },
         priority: 10,
       });
     } catch (e) {
       this.logger.warn(
-        `could not tell agent ${agentId} to abort task ${taskId}: ${(e as Error).message}`,
+        `could not tell agent ${agent.id} to abort task ${taskId}: ${(e as Error).message}`,
       );
     }
   }

@@ -15,6 +15,7 @@ import { AgentStatus } from '../discovery/agent-record.type';
 import { DiscoveryService } from '../discovery/discovery.service';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
+import { workerControlId } from '../orchestrator/worker-control-id.util';
 import {
   taskMessagePayloadSchema,
   type TaskResultPayload,
@@ -87,7 +88,12 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       },
     });
     for (const agent of loaded) await this.host(agent);
-    this.subscriptions.push(await this.bus.subscribeBroadcasts((m) => this.onBroadcast(m)));
+    // Cancels arrive on this worker's own control queue, so a busy agent's prefetch never holds them up.
+    this.subscriptions.push(
+      await this.bus.subscribe(workerControlId(this.workerId), (m) => this.onControl(m), {
+        prefetch: 16,
+      }),
+    );
     this.heartbeatTimer = setInterval(
       () => void this.heartbeatAll(),
       this.config.worker.heartbeatIntervalMs,
@@ -183,9 +189,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     });
   }
 
-  private async onBroadcast(message: AgentMessage): Promise<void> {
+  private async onControl(message: AgentMessage): Promise<void> {
     if (message.messageType !== 'cancel' || !message.taskId) return;
-    if (!this.agentIds.has(message.toAgent) && message.toAgent !== '*') return;
     const n = this.runtime?.cancel(message.taskId) ?? 0;
     if (n > 0) this.logger.log(`cancelled task ${message.taskId} (${n} execution(s) aborted)`);
   }

@@ -26,6 +26,14 @@ export const echoHandler: BuiltinHandler = async (request) => request.payload ??
 export const noopHandler: BuiltinHandler = async () => null;
 
 /**
+ * `stamp`: returns when the executor started, as epoch milliseconds with sub-millisecond
+ * precision (`performance.timeOrigin + performance.now()`), for dispatch-latency measurements.
+ */
+export const stampHandler: BuiltinHandler = async () => ({
+  startedAt: performance.timeOrigin + performance.now(),
+});
+
+/**
  * `fail`: always fails. Payload `{ type?, message?, retryable? }` (default: non-retryable
  * `handler_error`).
  */

@@ -7,6 +7,7 @@ import {
   failHandler,
   flakyHandler,
   noopHandler,
+  stampHandler,
   sleepHandler,
 } from './basic.handlers';
 
@@ -31,6 +32,7 @@ export function createBuiltinHandlers(options: BuiltinHandlerOptions): BuiltinHa
     ['doc-writer', docWriterHandler({ root: options.root, reportsDir: options.reportsDir })],
     ['echo', echoHandler],
     ['noop', noopHandler],
+    ['stamp', stampHandler],
     ['fail', failHandler],
     ['flaky', flakyHandler()],
     ['sleep', sleepHandler],
