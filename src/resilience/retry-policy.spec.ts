@@ -135,7 +135,7 @@ describe('RetryPolicyEngine.execute (fake timers)', () => {
     let calls = 0;
     const p = new RetryPolicyEngine().execute(async () => {
       calls++;
-      throw err('connection');
+      throw Object.assign(new Error('refused'), err('connection'));
     });
     const settled = p.catch((e: unknown) => e);
     await jest.advanceTimersByTimeAsync(200_000);
@@ -148,7 +148,7 @@ describe('RetryPolicyEngine.execute (fake timers)', () => {
 
   it('does not retry a non-retryable error', async () => {
     const fn = jest.fn(async () => {
-      throw err('validation', false);
+      throw Object.assign(new Error('bad'), err('validation', false));
     });
     await expect(new RetryPolicyEngine().execute(fn)).rejects.toMatchObject({
       reason: 'non_retryable',
