@@ -2,13 +2,16 @@ import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { BREAKER_STATES } from './breaker-state.type';
 
-/** Agent ids as the registry accepts them: letters, digits and `._:-`, up to 200 characters. */
+/**
+ * Agent ids as the registry accepts them: letters, digits and `._:@-` (worker-hosted agents are
+ * `<name>@<workerId>`), up to 200 characters.
+ */
 export const agentIdParamSchema = z.strictObject({
   agentId: z
     .string()
     .min(1)
     .max(200)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'letters, digits and . _ : - only'),
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only'),
 });
 export class AgentIdParamDto extends createZodDto(agentIdParamSchema) {}
 
