@@ -31,6 +31,7 @@ import {
   type TaskRecord,
   TaskStatus,
 } from './task.types';
+import { evictionPolicyVerdict } from './eviction-policy.util';
 import { buildInputs, decodeTask, type DependencyInfo, flatToObject } from './task-record.codec';
 import { type ReadyEntry, type TaskJobData, TaskJobsAdapter } from './task-jobs.adapter';
 
@@ -258,15 +259,9 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
       this.logger.warn(`could not read Redis maxmemory-policy: ${(e as Error).message}`);
       return;
     }
-    if (policy === undefined || policy === 'noeviction') return;
-    const message =
-      `Redis maxmemory-policy is '${policy}': Redis may evict task records and queue jobs, ` +
-      `losing tasks. Set it to 'noeviction' (CONFIG SET maxmemory-policy noeviction, or ` +
-      `maxmemory-policy noeviction in redis.conf)`;
-    if (!this.config.redis.allowEviction) {
-      throw new Error(`${message}, or set REDIS_ALLOW_EVICTION=true to start anyway.`);
-    }
-    this.logger.warn(`${message}. Starting anyway because REDIS_ALLOW_EVICTION=true.`);
+    const { verdict, message } = evictionPolicyVerdict(policy, this.config.redis.allowEviction);
+    if (verdict === 'refuse') throw new Error(message);
+    if (verdict === 'warn') this.logger.warn(message);
   }
 
   // ---------------------------------------------------------------- submission
