@@ -46,6 +46,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private readonly inFlight = new InFlightRegistry();
   private livenessTimer?: NodeJS.Timeout;
   private readonly waiting = new Set<string>();
+  private readonly candidateCache = new Map<string, { agents: AgentRecord[]; until: number }>();
   private started = false;
 
   constructor(
@@ -93,11 +94,19 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
 
   /** The queue's handler for one RUNNING task. Never throws: every path is an outcome. */
   async dispatch(task: TaskRecord, signal: AbortSignal): Promise<TaskHandlerOutcome> {
-    const candidates = await this.candidates(task.capability);
     const tried = new Set<string>();
-    for (;;) {
+    let candidates = await this.candidates(task.capability, false);
+    for (let fresh = false; ;) {
       const agent = selectAgent(candidates, this.breakers, tried);
-      if (!agent) return this.wait(task, candidates.length);
+      if (!agent) {
+        // The cached list may be stale (an agent registered or freed up since): look once more.
+        if (!fresh) {
+          fresh = true;
+          candidates = await this.candidates(task.capability, true);
+          continue;
+        }
+        return this.wait(task, candidates.length);
+      }
       tried.add(agent.id);
       if (!(await this.discovery.tryReserve(agent.id))) continue;
       this.waiting.delete(task.id);
@@ -112,7 +121,15 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     }
   }
 
-  private async candidates(capability: string): Promise<AgentRecord[]> {
+  /**
+   * Live agents with the capability, least loaded first. Cached for a few milliseconds per
+   * capability: under load every dispatch would otherwise read the same list; the slot
+   * reservation that follows is atomic and authoritative, so a stale order costs nothing.
+   */
+  private async candidates(capability: string, fresh: boolean): Promise<AgentRecord[]> {
+    const ttl = this.config.orchestrator.candidateCacheMs;
+    const cached = this.candidateCache.get(capability);
+    if (!fresh && cached && cached.until > Date.now()) return cached.agents;
     const ratio = this.config.orchestrator.maxLoadRatio;
     const found = await this.discovery.find({
       capability,
@@ -120,7 +137,9 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       ...(ratio < 1 ? { maxLoadRatio: ratio } : {}),
     });
     // Catalogue entries from AGENTS_DIR have nobody consuming their queue; only live hosts run tasks.
-    return found.filter((a) => a.metadata.source !== 'file');
+    const agents = found.filter((a) => a.metadata.source !== 'file');
+    if (ttl > 0) this.candidateCache.set(capability, { agents, until: Date.now() + ttl });
+    return agents;
   }
 
   private wait(task: TaskRecord, candidates: number): TaskHandlerOutcome {

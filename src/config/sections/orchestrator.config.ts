@@ -26,6 +26,11 @@ export const orchestratorSection = defineSection('orchestrator', 'Orchestrator (
     int(0).default(2000),
     'Extra time past a task timeout to wait for the agent reply (the agent enforces the timeout itself)',
   ),
+  candidateCacheMs: field(
+    'ORCHESTRATOR_CANDIDATE_CACHE_MS',
+    int(0, 10_000).default(100),
+    'How long the list of agents for a capability is reused between dispatches (0: look up every time)',
+  ),
   maxLoadRatio: field(
     'ORCHESTRATOR_MAX_LOAD_RATIO',
     num(0.01, 100).default(1),
