@@ -282,9 +282,10 @@ export class Cluster {
     name: string,
     args: string[],
     env: Record<string, string>,
+    cwd = ROOT,
   ): P {
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
+      cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -324,7 +325,9 @@ export class Cluster {
 
   /**
    * Starts `switchyard worker --agents DIR` as WORKER_ID=`workerId` and waits until `api` lists
-   * each agent of `agentNames` as `<name>@<workerId>`.
+   * each agent of `agentNames` as `<name>@<workerId>`. `cwd` is the worker's directory (builtin
+   * agents read and write below it; command agents' relative paths start there): the repository
+   * root unless given.
    */
   async startWorker(
     workerId: string,
@@ -332,6 +335,7 @@ export class Cluster {
     agentNames: string[],
     api: Api,
     env: Record<string, string> = {},
+    cwd = ROOT,
   ): Promise<Proc> {
     const instanceId = `${workerId}-${this.id}`;
     this.busNames.add(instanceId);
@@ -344,7 +348,7 @@ export class Cluster {
       WORKER_DRAIN_TIMEOUT_MS: '1000',
       WORKER_KILL_GRACE_MS: '200',
       ...env,
-    });
+    }, cwd);
     const want = agentNames.map((n) => `${n}@${workerId}`);
     await this.waitFor(
       async () => {
