@@ -116,6 +116,7 @@ export class MemoryMessageBus extends MessageBus {
   async connect(): Promise<void> {
     if (this.currentState === 'closed') throw this.closedError();
     this.currentState = 'connected';
+    this.ensureReplyQueue();
   }
 
   private closedError(): AppException {
@@ -152,7 +153,10 @@ export class MemoryMessageBus extends MessageBus {
     const toAgent = response.toAgent ?? request.fromAgent;
     const enc = encodeMessage(
       {
+        // A response belongs to the request's task attempt unless said otherwise.
         taskId: request.taskId,
+        attempt: request.attempt,
+        priority: request.priority,
         ...response,
         toAgent,
         correlationId: request.correlationId,

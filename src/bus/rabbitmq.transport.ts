@@ -140,6 +140,9 @@ export class RabbitMqMessageBus extends MessageBus {
     if (this.closed) throw this.closedError();
     this.startLoop();
     await this.waitConnected(timeoutMs === undefined ? Infinity : Date.now() + timeoutMs);
+    // This instance's reply queue exists from the start, so `replyTo` is routable before the first
+    // request and a response can never be returned for want of it.
+    await this.ensureReplyConsumer();
   }
 
   private startLoop(): void {
@@ -360,7 +363,10 @@ export class RabbitMqMessageBus extends MessageBus {
     const toAgent = response.toAgent ?? request.fromAgent;
     const enc = encodeMessage(
       {
+        // A response belongs to the request's task attempt unless said otherwise.
         taskId: request.taskId,
+        attempt: request.attempt,
+        priority: request.priority,
         ...response,
         toAgent,
         correlationId: request.correlationId,
@@ -559,7 +565,7 @@ export class RabbitMqMessageBus extends MessageBus {
   private corked = false;
 
   /**
-   * Coalesces a burst of publishes into few socket writes: amqplib writes every frame on its own
+   * Coalesces a burst of publishes (or acks) into few socket writes: amqplib writes every frame on its own
    * (one syscall and, with noDelay, one TCP segment each). The socket is corked on the first
    * publish of a tick and uncorked after amqplib's writer has run (it runs on setImmediate), so a
    * single publish is not delayed and a burst of 500 goes out in a handful of writes.
@@ -759,7 +765,7 @@ export class RabbitMqMessageBus extends MessageBus {
 
   private async attachOnce(sub: RabbitSubscription): Promise<void> {
     const conn = this.conn;
-    if (!conn || sub.cancelled) return;
+    if (!conn || sub.cancelled || this.stopping) return;
     if (sub.channel) return;
     const ch = await conn.createChannel();
     ch.on('error', (err: Error) =>
@@ -858,6 +864,7 @@ export class RabbitMqMessageBus extends MessageBus {
       return;
     }
     // If the channel died meanwhile the ack is lost and the broker redelivers (redelivered=true).
+    this.corkBurst(); // acks finishing in the same turn go out in one write
     safely(() => ch.ack(msg));
   }
 
@@ -879,6 +886,7 @@ export class RabbitMqMessageBus extends MessageBus {
         msg.content,
         {
           persistent: true,
+          mandatory: true,
           contentType: p.contentType as string | undefined,
           messageId:
             (p.messageId as string | undefined) ?? `parked-${Date.now()}-${msg.fields.deliveryTag}`,

@@ -269,7 +269,6 @@ export function messageBusContract(transport: string, factory: BusFactory): void
           payload: 'ok',
         });
       });
-      await bus.waitForResponse('warm-up', 1).catch(() => undefined); // creates the reply queue
       const sent = await bus.sendTask({
         fromAgent: 'requester',
         toAgent: 'responder',
@@ -288,13 +287,19 @@ export function messageBusContract(transport: string, factory: BusFactory): void
       const request = await bus.sendTask({
         fromAgent: 'alpha',
         toAgent: 'beta',
+        taskId: 'task-7',
         messageType: 'task',
         payload: 1,
+        attempt: 3,
+        priority: 9,
       });
       await bus.sendResponse(request, { fromAgent: 'beta', messageType: 'response', payload: 2 });
       const [m] = await got.wait();
       expect(m?.correlationId).toBe(request.correlationId);
       expect(m?.taskId).toBe(request.taskId);
+      // attempt and priority default to the request's
+      expect(m?.attempt).toBe(3);
+      expect(m?.priority).toBe(9);
     });
 
     it('rejects a response nobody can receive instead of dropping it', async () => {
