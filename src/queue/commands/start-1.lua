@@ -22,7 +22,7 @@ local B = KEYS[1]
 local id = ARGV[1]
 local now = tonumber(ARGV[3])
 local k = tkey(B, id)
-local f = rcall("HMGET", k, "status", "gen", "timeout", "seq", "runs")
+local f = rcall("HMGET", k, "status", "gen", "timeout", "seq", "retryAt")
 if not f[1] then return nil end
 if ARGV[2] ~= "" and f[2] ~= ARGV[2] then return nil end
 local redelivered = 0
@@ -35,10 +35,12 @@ end
 
 rcall("HSET", k, "status", "RUNNING", "started", now, "updated", now, "reason", "")
 rcall("HINCRBY", k, "runs", 1)
-rcall("HDEL", k, "retryAt")
+if f[5] then
+  rcall("HDEL", k, "retryAt")
+  rcall("ZREM", B .. "delayed", id)
+end
 setIndex(B, id, f[1], "RUNNING", f[4])
-rcall("ZREM", B .. "outbox", id .. "#" .. f[2])
-rcall("ZREM", B .. "delayed", id)
+if redelivered == 0 then rcall("ZREM", B .. "outbox", id .. "#" .. f[2]) end
 rcall("ZADD", B .. "running", now + tonumber(f[3]) + tonumber(ARGV[4]), id)
 
 local depInfo = {}

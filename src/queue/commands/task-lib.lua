@@ -40,7 +40,7 @@ end
 -- `due` > now means a delayed (retry or deferred) READY task.
 local function makeReady(B, id, now, due, reason, ready, events)
   local k = tkey(B, id)
-  local f = rcall("HMGET", k, "status", "seq", "prio")
+  local f = rcall("HMGET", k, "status", "seq", "prio", "retryAt")
   local gen = rcall("HINCRBY", k, "gen", 1)
   rcall("HSET", k, "status", "READY", "updated", now, "readyAt", due, "reason", reason or "")
   setIndex(B, id, f[1], "READY", f[2])
@@ -48,7 +48,7 @@ local function makeReady(B, id, now, due, reason, ready, events)
   if due > now then
     rcall("HSET", k, "retryAt", due)
     rcall("ZADD", B .. "delayed", due, id)
-  else
+  elseif f[4] then
     rcall("HDEL", k, "retryAt")
     rcall("ZREM", B .. "delayed", id)
   end
@@ -78,14 +78,20 @@ end
 -- Marks a non-terminal task terminal (no propagation: see propagate).
 local function markTerminal(B, id, status, reason, now, errJson, events)
   local k = tkey(B, id)
-  local f = rcall("HMGET", k, "status", "seq", "gen", "wf")
+  local f = rcall("HMGET", k, "status", "seq", "gen", "wf", "retryAt")
   rcall("HSET", k, "status", status, "reason", reason or "", "updated", now, "finished", now)
   if errJson and errJson ~= "" then rcall("HSET", k, "error", errJson) end
-  rcall("HDEL", k, "retryAt")
   setIndex(B, id, f[1], status, f[2])
-  rcall("ZREM", B .. "running", id)
-  rcall("ZREM", B .. "delayed", id)
-  rcall("ZREM", B .. "outbox", id .. "#" .. (f[3] or "0"))
+  if f[1] == "RUNNING" then
+    rcall("ZREM", B .. "running", id)
+  elseif f[1] == "READY" then
+    -- its job may not have started yet: the outbox entry goes, the stale job is ignored
+    rcall("ZREM", B .. "outbox", id .. "#" .. (f[3] or "0"))
+  end
+  if f[5] then
+    rcall("HDEL", k, "retryAt")
+    rcall("ZREM", B .. "delayed", id)
+  end
   pushEvent(B, events, string.lower(status), id, reason)
   workflowTaskDone(B, f[4], status, now, events)
 end
