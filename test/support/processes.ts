@@ -340,15 +340,21 @@ export class Cluster {
     const instanceId = `${workerId}-${this.id}`;
     this.busNames.add(instanceId);
     for (const n of agentNames) this.busNames.add(`${n}@${workerId}`);
-    const w = this.spawn(Proc, workerId, ['worker', '--agents', agentsDir], {
-      ...this.baseEnv(instanceId),
-      WORKER_ID: workerId,
-      WORKER_HEARTBEAT_INTERVAL_MS: '500',
-      WORKER_AGENT_TTL_SECONDS: '3',
-      WORKER_DRAIN_TIMEOUT_MS: '1000',
-      WORKER_KILL_GRACE_MS: '200',
-      ...env,
-    }, cwd);
+    const w = this.spawn(
+      Proc,
+      workerId,
+      ['worker', '--agents', agentsDir],
+      {
+        ...this.baseEnv(instanceId),
+        WORKER_ID: workerId,
+        WORKER_HEARTBEAT_INTERVAL_MS: '500',
+        WORKER_AGENT_TTL_SECONDS: '3',
+        WORKER_DRAIN_TIMEOUT_MS: '1000',
+        WORKER_KILL_GRACE_MS: '200',
+        ...env,
+      },
+      cwd,
+    );
     const want = agentNames.map((n) => `${n}@${workerId}`);
     await this.waitFor(
       async () => {

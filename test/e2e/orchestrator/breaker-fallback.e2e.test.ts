@@ -72,7 +72,9 @@ describe('a failing agent opens its breaker; its tasks complete on the fallback 
 
     const done = await cluster.waitFor(
       async () => {
-        const all = await Promise.all(ids.map(async (id) => (await api1.get(`/v1/tasks/${id}`)).body));
+        const all = await Promise.all(
+          ids.map(async (id) => (await api1.get(`/v1/tasks/${id}`)).body),
+        );
         return all.every((t) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(t.status))
           ? all
           : undefined;

@@ -21,8 +21,7 @@ async function startedBy(api: Api, capability: string): Promise<number> {
     .split('\n')
     .find(
       (l) =>
-        l.startsWith('dispatch_latency_seconds_count{') &&
-        l.includes(`capability="${capability}"`),
+        l.startsWith('dispatch_latency_seconds_count{') && l.includes(`capability="${capability}"`),
     );
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
@@ -80,7 +79,9 @@ describe('a control plane killed with SIGKILL with tasks in flight (e2e, real pr
       }
       await cluster.waitFor(
         async () => {
-          const all = await Promise.all(ids.map(async (id) => (await api2.get(`/v1/tasks/${id}`)).body));
+          const all = await Promise.all(
+            ids.map(async (id) => (await api2.get(`/v1/tasks/${id}`)).body),
+          );
           return all.every((t) => t.status === 'RUNNING');
         },
         20_000,
@@ -111,7 +112,9 @@ describe('a control plane killed with SIGKILL with tasks in flight (e2e, real pr
 
     const done = await cluster.waitFor(
       async () => {
-        const all = await Promise.all(ids.map(async (id) => (await api2.get(`/v1/tasks/${id}`)).body));
+        const all = await Promise.all(
+          ids.map(async (id) => (await api2.get(`/v1/tasks/${id}`)).body),
+        );
         return all.every((t) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(t.status))
           ? all
           : undefined;

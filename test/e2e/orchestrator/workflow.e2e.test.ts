@@ -147,7 +147,10 @@ describe('2 control planes + 3 workers run workflows (e2e, real processes)', () 
     const byRef = new Map((tasks as TaskView[]).map((t) => [t.ref, t]));
     const review = byRef.get('review')!;
     const docs = byRef.get('docs')!;
-    expect(review).toMatchObject({ status: 'COMPLETED', agentId: expect.stringMatching(/^code-reviewer@w[123]$/) });
+    expect(review).toMatchObject({
+      status: 'COMPLETED',
+      agentId: expect.stringMatching(/^code-reviewer@w[123]$/),
+    });
     expect(docs).toMatchObject({
       status: 'COMPLETED',
       agentId: expect.stringMatching(/^doc-writer@w[123]$/),
@@ -187,13 +190,16 @@ describe('2 control planes + 3 workers run workflows (e2e, real processes)', () 
     for (const [i, s] of spec.entries()) {
       const t = byRef.get(s.ref)!;
       if (t.status !== 'COMPLETED') problems.push(`${t.ref} is ${t.status}`);
-      if (JSON.stringify(t.result) !== JSON.stringify({ i })) problems.push(`${t.ref} result ${JSON.stringify(t.result)}`);
+      if (JSON.stringify(t.result) !== JSON.stringify({ i }))
+        problems.push(`${t.ref} result ${JSON.stringify(t.result)}`);
       if (!/^echo@w[123]$/.test(t.agentId)) problems.push(`${t.ref} ran on ${t.agentId}`);
       expect(t.dependsOn.map((d) => byId.get(d)!.ref).sort()).toEqual([...s.dependsOn].sort());
       for (const d of t.dependsOn) {
         const dep = byId.get(d)!;
         if (Date.parse(dep.completedAt) > Date.parse(t.startedAt)) {
-          problems.push(`${t.ref} started ${t.startedAt} before ${dep.ref} completed ${dep.completedAt}`);
+          problems.push(
+            `${t.ref} started ${t.startedAt} before ${dep.ref} completed ${dep.completedAt}`,
+          );
         }
       }
     }
