@@ -116,7 +116,7 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
    * land after a newer one), the key stays pending and the background job uploads the current
    * version: the store converges to the latest version whatever order uploads finish in.
    */
-  private async upload(doc: StateDocument): Promise<boolean> {
+  private async upload(doc: StateDocument, awaitBookkeeping = true): Promise<boolean> {
     try {
       await this.store.put(documentObjectKey(doc.key), JSON.stringify(doc), documentMetadata(doc));
     } catch (e) {
@@ -124,18 +124,17 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
       return false;
     }
     this.healthy();
-    try {
-      await this.repo.markUploaded(doc.key, doc.version);
-    } catch {
-      return false;
-    }
+    const marked = this.repo.markUploaded(doc.key, doc.version).catch(() => false);
+    // The version is durable once the store has it; clearing the pending mark is bookkeeping
+    // (if it fails the key is simply uploaded once more), so a save need not wait for it.
+    if (awaitBookkeeping) await marked;
     return true;
   }
 
   /** Write-through of a version just written: skipped (left pending) while the store is down. */
   async writeThrough(doc: StateDocument): Promise<boolean> {
     if (!this.status.healthy) return false;
-    return this.upload(doc);
+    return this.upload(doc, false);
   }
 
   /** Uploads pending documents and archives; returns how many documents are still pending. */
