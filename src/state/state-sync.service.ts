@@ -5,6 +5,7 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { isDependencyUnavailable } from '../common/errors/dependency-errors.util';
 import { ConfigService } from '../config/config.service';
 import { RedisService } from '../redis/redis.service';
 import { OBJECT_STORE, type ObjectStore } from './object-store/object-store';
@@ -57,6 +58,8 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
   private running: Promise<void> | undefined;
   private status: StoreStatus = { healthy: true };
   private readonly archiveKey: string;
+  /** Set after a complete sync; its absence means Redis lost the state (or never had it). */
+  private readonly syncedKey: string;
 
   constructor(
     private readonly repo: StateRepository,
@@ -65,6 +68,7 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(OBJECT_STORE) readonly store: ObjectStore,
   ) {
     this.archiveKey = redis.key('state', 'archive-pending');
+    this.syncedKey = redis.key('state', 'synced');
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -200,7 +204,26 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
       if (await this.flush(key)) report.uploaded++;
       else report.failed++;
     });
+    if (report.failed === 0) await this.redis.client.set(this.syncedKey, new Date().toISOString());
     return report;
+  }
+
+  /**
+   * Loads `key` from the store when Redis has no trace of it (e.g. Redis lost its data since the
+   * last sync), so a read finds it and a write continues its version history instead of starting
+   * over. Skipped while the store is known to be down. True when a document was loaded.
+   */
+  async readThrough(key: string): Promise<boolean> {
+    if (!this.status.healthy) return false;
+    let object;
+    try {
+      object = await this.store.get(documentObjectKey(key));
+    } catch (e) {
+      this.failed(e);
+      return false;
+    }
+    if (!object) return false;
+    return this.repo.load(parseDocumentObject(key, object.body));
   }
 
   private async reconcile(key: string, report: SyncReport): Promise<void> {
@@ -256,6 +279,12 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
     if (this.running) return;
     this.running = (async () => {
       try {
+        if (this.config.state.syncOnStartup && !(await this.redis.client.exists(this.syncedKey))) {
+          this.logger.warn(
+            'Redis has no record of a state sync (data lost?): reloading from the store',
+          );
+          await this.syncFromCloud();
+        }
         const pending = (await this.repo.pendingCount()) + (await this.pendingArchives());
         if (pending > 0) {
           const left = await this.flushPending();
@@ -265,7 +294,8 @@ export class StateSyncService implements OnApplicationBootstrap, OnApplicationSh
           this.healthy();
         }
       } catch (e) {
-        this.failed(e);
+        if (isDependencyUnavailable(e) && !this.status.healthy) return;
+        this.logger.warn(`state background sync: ${(e as Error).message}`);
       } finally {
         this.running = undefined;
       }

@@ -61,16 +61,16 @@ export class StateService {
 
   /** The live document; 404 when absent or deleted. */
   async get(key: string): Promise<StateDocument> {
-    assertValidKey(key);
-    const doc = await this.repo.read(key);
-    if (!doc || doc.deleted) throw AppException.notFound('state', key);
+    const doc = await this.find(key);
+    if (!doc) throw AppException.notFound('state', key);
     return doc;
   }
 
-  /** The live document or undefined. */
+  /** The live document or undefined (read through to the durable store on a Redis miss). */
   async find(key: string): Promise<StateDocument | undefined> {
     assertValidKey(key);
-    const doc = await this.repo.read(key);
+    let doc = await this.repo.read(key);
+    if (!doc && (await this.sync.readThrough(key))) doc = await this.repo.read(key);
     return doc && !doc.deleted ? doc : undefined;
   }
 
@@ -202,12 +202,31 @@ export class StateService {
     decide: (current: StateDocument | undefined) => Decision,
   ): Promise<SaveResult> {
     return withSpan('state_save', { 'state.key': key }, async () => {
+      let readThrough = false;
       for (let attempt = 1; ; attempt++) {
         // One round trip: take the lock and read the document; another: write and release.
         const { lock, value: stored } = await this.locks.acquireAndRead(
           key,
           this.repo.pipelinedRead(key),
         );
+        if (!stored && !readThrough) {
+          // Redis has no trace of the key: it is new, or Redis lost it since the last sync. Ask
+          // the store once; if it had the document, take the lock again (loading raised the
+          // fencing counter past the stored token) and decide on the loaded version.
+          readThrough = true;
+          let loaded: boolean;
+          try {
+            loaded = await this.sync.readThrough(key);
+          } catch (e) {
+            await lock.release().catch(() => false);
+            throw e;
+          }
+          if (loaded) {
+            await lock.release().catch(() => false);
+            attempt--;
+            continue;
+          }
+        }
         let outcome: WriteOutcome;
         let request: WriteRequest & { updatedAt: string };
         try {

@@ -333,32 +333,45 @@ describe('State REST API with S3 write-through (s3rver on loopback)', () => {
     });
   });
 
-  it('comes back from S3 after Redis loses everything (sync_from_cloud)', async () => {
+  it('comes back from S3 after Redis loses everything (read-through, then sync_from_cloud)', async () => {
     await deletePrefix(t.prefix);
-    await request(t.server).get('/v1/state/project/gamma').set(auth()).expect(404);
-    const sync = await request(t.server).post('/v1/state-sync').set(auth()).expect(200);
-    expect(sync.body.loaded).toBeGreaterThanOrEqual(5);
+    // A read of a key Redis no longer has goes through to S3.
     const back = await request(t.server).get('/v1/state/project/gamma').set(auth()).expect(200);
     expect(back.body).toMatchObject({ version: 2, value: { hello: 'world', during: 'outage' } });
-    // The deleted-and-recreated key kept its version history, and the lock's fencing counter
-    // was raised past the restored token: the next write is accepted with version 3.
+    // A write continues the version history (and the fencing counter was raised past the
+    // restored token, so the write is accepted).
     const next = await request(t.server)
-      .patch('/v1/state/project/gamma')
+      .patch('/v1/state/project/beta')
       .set(auth())
       .send({ after: 'restore' })
       .expect(200);
-    expect(next.body.version).toBe(3);
-    const sync2 = await t.app.get(StateSyncService).syncFromCloud();
-    expect(sync2).toMatchObject({ loaded: 0, failed: 0 });
+    expect(next.body).toMatchObject({ version: 3, value: { a: 1, b: 2, after: 'restore' } });
+    // The background job notices the lost sync marker and reloads everything (listing included).
+    await eventually(async () => {
+      const list = await request(t.server).get('/v1/state?prefix=list/').set(auth()).expect(200);
+      expect(list.body.items.map((i: { key: string }) => i.key)).toEqual([
+        'list/a',
+        'list/b',
+        'list/c',
+        'list/d',
+      ]);
+    });
+    const sync = await request(t.server).post('/v1/state-sync').set(auth()).expect(200);
+    expect(sync.body).toMatchObject({ failed: 0, pending: 0 });
+    const again = await t.app.get(StateSyncService).syncFromCloud();
+    expect(again).toMatchObject({ loaded: 0, uploaded: 0, failed: 0 });
+    const deleted = await request(t.server).get('/v1/state/list/b').set(auth()).expect(200);
+    expect(deleted.body.version).toBe(3);
   });
 
   it('uploads a Redis version newer than the one in S3 during sync', async () => {
     const sync = t.app.get(StateSyncService);
-    await request(t.server)
+    const patched = await request(t.server)
       .patch('/v1/state/project/gamma')
       .set(auth())
       .send({ newer: true })
       .expect(200);
+    const version = patched.body.version as number;
     // S3 lags behind (an older copy put back, e.g. restored from a bucket backup).
     await client.send(
       new PutObjectCommand({
@@ -370,9 +383,9 @@ describe('State REST API with S3 write-through (s3rver on loopback)', () => {
     );
     const report = await sync.syncFromCloud();
     expect(report).toMatchObject({ uploaded: 1, loaded: 0, failed: 0 });
-    expect(await objectMeta('project/gamma')).toMatchObject({ version: '4' });
+    expect(await objectMeta('project/gamma')).toMatchObject({ version: String(version) });
     const res = await request(t.server).get('/v1/state/project/gamma').set(auth()).expect(200);
-    expect(res.body).toMatchObject({ version: 4, value: { newer: true } });
+    expect(res.body).toMatchObject({ version, value: { newer: true } });
   });
 
   it('archives workflows as workflows/{id}.json, holding them in Redis while S3 is down', async () => {
