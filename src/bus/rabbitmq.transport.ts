@@ -190,13 +190,20 @@ export class RabbitMqMessageBus extends MessageBus {
       clientProperties: { connection_name: `switchyard ${this.options.instanceId}` },
     });
     conn.on('error', (err: Error) => this.logger.warn(`RabbitMQ connection error: ${err.message}`));
-    conn.on('close', () => this.onConnectionLost(conn));
+    conn.on('close', () => {
+      closedHandles.add(conn);
+      this.onConnectionLost(conn);
+    });
     conn.on('blocked', (reason: string) =>
       this.logger.warn(`RabbitMQ blocked publishing: ${reason}`),
     );
     try {
       const pub = await this.openPublisher(conn);
       if (this.closed) throw this.closedError();
+      // A close emitted in the same read as the last setup reply was ignored (not current yet).
+      if (closedHandles.has(conn) || closedHandles.has(pub)) {
+        throw new Error('connection closed during setup');
+      }
       this.conn = conn;
       this.pubCh = pub;
       this.declaredAgents.clear();
@@ -231,6 +238,7 @@ export class RabbitMqMessageBus extends MessageBus {
       if (mark) mark.returned = true;
     });
     ch.on('close', () => {
+      closedHandles.add(ch);
       if (this.pubCh !== ch) return;
       this.pubCh = undefined;
       // Channel-level failure on a live connection: open a new publisher channel. Deferred, since
@@ -240,7 +248,9 @@ export class RabbitMqMessageBus extends MessageBus {
         this.setState('reconnecting');
         this.openPublisher(conn)
           .then((next) => {
-            if (this.conn !== conn || this.closed) return void next.close().catch(() => undefined);
+            if (this.conn !== conn || this.closed || closedHandles.has(next)) {
+              return void next.close().catch(() => undefined);
+            }
             this.pubCh = next;
             this.setState('connected');
           })
@@ -772,6 +782,7 @@ export class RabbitMqMessageBus extends MessageBus {
       this.logger.warn(`consumer channel of ${sub.queue}: ${err.message}`),
     );
     ch.on('close', () => {
+      closedHandles.add(ch);
       if (sub.channel !== ch) return;
       sub.channel = undefined;
       sub.consumerTag = undefined;
@@ -786,6 +797,7 @@ export class RabbitMqMessageBus extends MessageBus {
         noAck: false,
       });
       sub.consumerTag = consumerTag;
+      if (closedHandles.has(ch)) throw new Error(`consumer channel of ${sub.queue} closed`);
       sub.reattachAttempt = 0;
     } catch (e) {
       if (sub.channel === ch) sub.channel = undefined;
@@ -913,6 +925,7 @@ export class RabbitMqMessageBus extends MessageBus {
     if (sub.cancelled) return;
     sub.cancelled = true;
     clearTimeout(sub.reattachTimer);
+    await sub.attaching?.catch(() => undefined); // so a consumer being created is cancelled too
     const ch = sub.channel;
     if (ch && sub.consumerTag) await ch.cancel(sub.consumerTag).catch(() => undefined);
     await Promise.allSettled([...sub.inFlight]);
@@ -978,6 +991,9 @@ export class RabbitMqMessageBus extends MessageBus {
     return { messageCount: r.messageCount, consumerCount: r.consumerCount };
   }
 }
+
+/** Connections and channels amqplib has closed (a 'close' may arrive before we adopt them). */
+const closedHandles = new WeakSet<object>();
 
 function deathReason(headers: Record<string, unknown>): string | undefined {
   const deaths = headers['x-death'];
