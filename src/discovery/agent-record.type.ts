@@ -38,4 +38,9 @@ export interface FindAgentsQuery {
   maxLoadRatio?: number;
   status?: AgentStatus[];
   limit?: number;
+  /**
+   * Leave out the static catalogue entries the control plane registered from AGENTS_DIR
+   * (metadata source=file): nobody consumes their task queue.
+   */
+  excludeStatic?: boolean;
 }

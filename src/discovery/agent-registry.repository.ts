@@ -18,6 +18,8 @@ export interface AgentRegistration {
   executor?: string;
   model?: string;
   workerId?: string;
+  /** `metadata.source`, stored as its own field so find can skip e.g. static entries. */
+  source?: string;
   metadata: Record<string, string>;
   ttlMs: number;
   status?: AgentStatus;
@@ -52,6 +54,8 @@ export interface RegistryFilters {
   minHealthScore: number;
   /** undefined = no limit. */
   maxLoadRatio?: number;
+  /** Skip agents registered with this `metadata.source` (find only). */
+  excludeSource?: string;
 }
 
 export interface ListStep {
@@ -138,6 +142,7 @@ export class AgentRegistryRepository {
       executor: reg.executor,
       model: reg.model,
       workerId: reg.workerId,
+      source: reg.source,
       metadataJson: JSON.stringify(reg.metadata),
       ttlMs: reg.ttlMs,
       graceMs: RECORD_GRACE_MS,
@@ -215,6 +220,7 @@ export class AgentRegistryRepository {
       String(filters.minHealthScore),
       (filters.statuses ?? []).join(','),
       String(limit),
+      filters.excludeSource ?? '',
     );
     return asRecords(reply, 'findAgents');
   }

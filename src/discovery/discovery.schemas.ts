@@ -73,6 +73,7 @@ export const findAgentsQuerySchema = z.strictObject({
   maxLoadRatio: z.number().min(0).optional(),
   status: z.array(agentStatusSchema).min(1).optional(),
   limit: z.number().int().min(1).max(1000).optional(),
+  excludeStatic: z.boolean().optional(),
 });
 
 /** `status=AVAILABLE,BUSY` or `status=AVAILABLE&status=BUSY`. */

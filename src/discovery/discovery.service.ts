@@ -6,6 +6,7 @@ import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
+import { STATIC_SOURCE } from './agent-definition.mapper';
 import { loadRatio } from './agent-record.codec';
 import { AgentStatus, type AgentRecord, type FindAgentsQuery } from './agent-record.type';
 import { AgentRegistryRepository, type RegistryFilters } from './agent-registry.repository';
@@ -64,6 +65,7 @@ export class DiscoveryService {
         executor: a.executor,
         model: a.model,
         workerId: a.workerId,
+        source: a.metadata?.[STATIC_SOURCE.key],
         metadata: a.metadata ?? {},
         ttlMs: (a.ttlSeconds ?? this.config.discovery.heartbeatTtlSeconds) * 1000,
         status: a.status,
@@ -133,7 +135,8 @@ export class DiscoveryService {
 
   /**
    * Live agents with a capability, least loaded first (load / maxLoad, then id). Defaults:
-   * statuses AVAILABLE and BUSY, minHealthScore DISCOVERY_MIN_HEALTH_SCORE, limit 10.
+   * statuses AVAILABLE and BUSY, minHealthScore DISCOVERY_MIN_HEALTH_SCORE, limit 10; with
+   * `excludeStatic`, AGENTS_DIR catalogue entries (metadata source=file) are skipped.
    */
   async find(query: FindAgentsQuery): Promise<AgentRecord[]> {
     const q = findAgentsQuerySchema.parse(query);
@@ -143,6 +146,7 @@ export class DiscoveryService {
         statuses: q.status ?? ACCEPTING_STATUSES,
         minHealthScore: q.minHealthScore ?? this.config.discovery.minHealthScore,
         maxLoadRatio: q.maxLoadRatio,
+        excludeSource: q.excludeStatic ? STATIC_SOURCE.value : undefined,
       },
       q.limit ?? DEFAULT_FIND_LIMIT,
     );

@@ -11,6 +11,7 @@
   ARGV[3] min health score (0..1)
   ARGV[4] allowed statuses, comma-separated ('' = any)
   ARGV[5] limit
+  ARGV[6] skip agents whose `source` field equals this ('' = skip none)
 
   Returns the matching records (AGENT_FIELDS order), at most `limit`.
 ]]
@@ -21,6 +22,7 @@ local max_ratio = ARGV[2]
 local min_health = tonumber(ARGV[3])
 local allowed = csv_set(ARGV[4])
 local limit = tonumber(ARGV[5])
+local skip_source = ARGV[6] ~= '' and ARGV[6] or nil
 local now = now_ms()
 
 local out = {}
@@ -32,9 +34,9 @@ while #out < limit do
   for _, id in ipairs(ids) do
     -- One read per candidate: the hash's expiresAt always equals its agent_expiry score (both
     -- are written by the same scripts), and a hash past its grace period reads as nil.
-    local f = redis.call('HMGET', agent_key(prefix, id), 'expiresAt', 'status', 'healthScore')
+    local f = redis.call('HMGET', agent_key(prefix, id), 'expiresAt', 'status', 'healthScore', 'source')
     if f[1] and tonumber(f[1]) > now and (allowed == nil or allowed[f[2]])
-      and tonumber(f[3]) >= min_health then
+      and tonumber(f[3]) >= min_health and (skip_source == nil or f[4] ~= skip_source) then
       out[#out + 1] = read_agent(prefix, id)
       if #out >= limit then break end
     end

@@ -9,7 +9,8 @@
   ARGV[1] key prefix P
   ARGV[2] agent id
   ARGV[3] JSON payload: { name, description, capabilitiesJson, maxLoad, executor?, model?,
-          workerId?, metadataJson, ttlMs, graceMs, status?, load?, healthScore? }
+          workerId?, source?, metadataJson, ttlMs, graceMs, status?, load?, healthScore? }
+          (`source` = metadata.source, kept as its own field so find can filter on it cheaply)
 
   Returns { created (1|0), previousStatus or nil, expiredBefore (1|0), record (AGENT_FIELDS order) }
   expiredBefore = 1 when a record under this id had expired (it is purged first: the caller emits
@@ -51,7 +52,7 @@ local args = {
   'metadata', p.metadataJson, 'ttlMs', p.ttlMs,
 }
 local unset = {}
-for _, f in ipairs({ 'executor', 'model', 'workerId' }) do
+for _, f in ipairs({ 'executor', 'model', 'workerId', 'source' }) do
   if given(p[f]) then
     args[#args + 1] = f
     args[#args + 1] = p[f]

@@ -127,6 +127,18 @@ describe('discovery registry on real Redis', () => {
     expect(await ids({ capability: 'x', status: [AgentStatus.Available] })).toEqual(['h7', 'h9']);
   });
 
+  it('skips AGENTS_DIR catalogue entries when asked (excludeStatic)', async () => {
+    await f.service.register({ id: 'static', capabilities: ['x'], metadata: { source: 'file' } });
+    await f.service.register({ id: 'hosted', capabilities: ['x'], maxLoad: 2, load: 1 });
+    const ids = async (excludeStatic?: boolean) =>
+      (await f.service.find({ capability: 'x', excludeStatic })).map((a) => a.id);
+    expect(await ids()).toEqual(['static', 'hosted']);
+    expect(await ids(true)).toEqual(['hosted']);
+    // Re-registered without the marker: no longer skipped.
+    await f.service.register({ id: 'static', capabilities: ['x'] });
+    expect(await ids(true)).toEqual(['static', 'hosted']);
+  });
+
   it('lists with filters and cursor pagination, and counts capabilities', async () => {
     for (let i = 0; i < 25; i++) {
       const id = `agent-${String(i).padStart(2, '0')}`;
