@@ -102,6 +102,16 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
+/** Base names of the `*.md` files below `dir` (README.md excepted). */
+function mdBasenames(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...mdBasenames(join(dir, e.name)));
+    else if (e.name.endsWith('.md') && e.name !== 'README.md') out.push(e.name.slice(0, -3));
+  }
+  return out;
+}
+
 /** One spawned switchyard process. */
 export class Proc {
   stderr = '';
@@ -339,7 +349,10 @@ export class Cluster {
   ): Promise<Proc> {
     const instanceId = `${workerId}-${this.id}`;
     this.busNames.add(instanceId);
-    for (const n of agentNames) this.busNames.add(`${n}@${workerId}`);
+    // Bus queues to delete at the end: the worker's own and one per agent file (named like it).
+    this.busNames.add(`worker.${workerId}`);
+    for (const n of [...agentNames, ...mdBasenames(agentsDir)])
+      this.busNames.add(`${n}@${workerId}`);
     const w = this.spawn(
       Proc,
       workerId,
