@@ -112,6 +112,14 @@ function mdBasenames(dir: string): string[] {
   return out;
 }
 
+/** Every process spawned here; killed if this (Jest) process exits before a cleanup ran. */
+const spawned = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of spawned) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+});
+
 /** One spawned switchyard process. */
 export class Proc {
   stderr = '';
@@ -127,8 +135,10 @@ export class Proc {
     const keep = (s: string, d: Buffer) => (s + d.toString('utf8')).slice(-STDERR_KEEP);
     child.stderr?.on('data', (d: Buffer) => (this.stderr = keep(this.stderr, d)));
     child.stdout?.on('data', (d: Buffer) => (this.stdout = keep(this.stdout, d)));
+    spawned.add(child);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
+        spawned.delete(child);
         this.exitCode = code;
         this.exitSignal = signal;
         resolve();
