@@ -260,8 +260,8 @@ async function oneRep(
       if (a.map((r) => r.id).join() !== b.join()) match = false;
     }
     // The baseline runs open loop too, at the same rate when it can sustain it; otherwise at the
-    // rate that keeps it half busy (beyond that its latency is only queueing), for at most ~15 s.
-    const sustainable = Math.max(1, Math.floor((0.5 * 1000 * warmup) / baseBusyMs));
+    // rate that keeps it about 30 % busy (beyond that its latency is only queueing), for at most ~15 s.
+    const sustainable = Math.max(1, Math.floor((0.3 * 1000 * warmup) / baseBusyMs));
     const baseRate = Math.min(rate, sustainable);
     const baseQueries = Math.min(queries, baseRate * 15);
 

@@ -12,6 +12,7 @@ import { uniquePrefix } from '../../support/test-app';
 
 export interface DiscoveryFixture {
   service: DiscoveryService;
+  config: ConfigService;
   redis: RedisService;
   /** A plain connection for inspecting keys (no prefix applied). */
   raw: Redis;
@@ -40,6 +41,7 @@ export async function discoveryFixture(env: Env = {}): Promise<DiscoveryFixture>
   const raw = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
   return {
     service,
+    config,
     redis,
     raw,
     prefix,

@@ -1,4 +1,5 @@
 import { AgentStatus } from '../../../src/discovery/agent-record.type';
+import { DiscoverySweeper } from '../../../src/discovery/discovery-sweeper.service';
 import { discoveryFixture, type DiscoveryFixture, sleep } from './discovery-fixture';
 
 /** Heartbeat TTL: shortened to 1-2 s (per agent via ttlSeconds) instead of the default 300 s. */
@@ -87,6 +88,22 @@ describe('discovery heartbeat TTL on real Redis', () => {
     expect(await f.service.listCapabilities()).toEqual([{ name: 'y', agents: 1, available: 1 }]);
     const expired = f.events.filter((e) => e.type === 'agent.expired').map((e) => e.agentId);
     expect(expired.sort()).toEqual(['e1', 'e2']);
+  });
+
+  it('the periodic sweeper purges and reports expired agents with no query at all', async () => {
+    const sweeper = new DiscoverySweeper(f.service, {
+      ...f.config,
+      discovery: { ...f.config.discovery, sweepIntervalMs: 200 },
+    });
+    sweeper.onApplicationBootstrap();
+    try {
+      await f.service.register({ id: 'quiet', capabilities: ['x'], ttlSeconds: 1 });
+      await sleep(1600);
+      expect(f.events.map((e) => [e.type, e.agentId])).toContainEqual(['agent.expired', 'quiet']);
+      expect(await mentions('quiet')).toEqual([]);
+    } finally {
+      await sweeper.onApplicationShutdown();
+    }
   });
 
   it('cleans the indexes even when the record hash itself is already gone', async () => {
