@@ -1,6 +1,14 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
@@ -56,9 +64,12 @@ function newestMtime(dir: string): number {
  */
 export async function ensureBuilt(): Promise<void> {
   const entry = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  // tsc --incremental rewrites only what changed, so freshness is a stamp of the last build's start.
+  const stamp = join(ROOT, 'dist', '.e2e-build-stamp');
   const fresh = () => {
     try {
-      return statSync(entry).mtimeMs >= newestMtime(join(ROOT, 'src'));
+      statSync(entry);
+      return statSync(stamp).mtimeMs >= newestMtime(join(ROOT, 'src'));
     } catch {
       return false;
     }
@@ -84,6 +95,7 @@ export async function ensureBuilt(): Promise<void> {
   }
   try {
     if (fresh()) return;
+    const startedAt = new Date();
     await new Promise<void>((resolve) => {
       execFile(
         process.execPath,
@@ -92,6 +104,8 @@ export async function ensureBuilt(): Promise<void> {
         () => resolve(), // exit code ignored: tsc emits despite unrelated type errors
       );
     });
+    writeFileSync(stamp, '');
+    utimesSync(stamp, startedAt, startedAt);
   } finally {
     rmdirSync(lock);
   }
