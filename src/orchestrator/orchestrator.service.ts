@@ -83,7 +83,17 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.livenessTimer);
-    if (this.started) await this.queue.stopProcessing();
+    if (this.started) {
+      // Bounded: with Redis unreachable BullMQ's close can wait forever, and shutdown must not.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.queue
+          .stopProcessing()
+          .catch((e: Error) => this.logger.warn(`stopping dispatch: ${e.message}`)),
+        new Promise<void>((r) => (timer = setTimeout(r, this.config.http.shutdownTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
     this.started = false;
   }
 
@@ -134,10 +144,11 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     const found = await this.discovery.find({
       capability,
       limit: CANDIDATES,
+      // Catalogue entries from AGENTS_DIR have nobody consuming their queue; only live hosts run tasks.
+      excludeStatic: true,
       ...(ratio < 1 ? { maxLoadRatio: ratio } : {}),
     });
-    // Catalogue entries from AGENTS_DIR have nobody consuming their queue; only live hosts run tasks.
-    const agents = found.filter((a) => a.metadata.source !== 'file');
+    const agents = found;
     if (ttl > 0) this.candidateCache.set(capability, { agents, until: Date.now() + ttl });
     return agents;
   }
