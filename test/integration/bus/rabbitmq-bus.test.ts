@@ -151,6 +151,33 @@ describe('RabbitMqMessageBus (RabbitMQ specifics)', () => {
     expect(info.redelivered).toBe(true);
   });
 
+  it('re-attaches a consumer whose queue was deleted under it, and re-declares it for publishers', async () => {
+    const seen: AgentMessage[] = [];
+    await bus.subscribe('alpha', async (m) => {
+      seen.push(m);
+    });
+    await bus.sendTask({ fromAgent: 'beta', toAgent: 'alpha', messageType: 'task', payload: 1 });
+    await eventually(async () => seen[0]);
+    const ch = await raw.createChannel();
+    await ch.deleteQueue(bus.topology.agentQueue('alpha'));
+    await ch.close();
+    // The broker cancels the consumer; the bus declares the queue again and consumes from it.
+    await eventually(async () => {
+      const q = await bus.inspectQueue(bus.topology.agentQueue('alpha')).catch(() => undefined);
+      return q && q.consumerCount === 1 ? q : undefined;
+    });
+    // The publisher's cached declaration is stale: the broker returns the message (mandatory),
+    // the bus re-declares the queue and publishes again instead of losing it.
+    const sent = await bus.sendTask({
+      fromAgent: 'beta',
+      toAgent: 'alpha',
+      messageType: 'task',
+      payload: 2,
+    });
+    const m = await eventually(async () => seen.find((x) => x.id === sent.id));
+    expect(m.payload).toBe(2);
+  });
+
   it('dead-letters tasks left in an abandoned agent queue for re-dispatch (TTL before x-expires)', async () => {
     const short = await makeBus({
       instanceId: 'rmq-spec-ttl',
@@ -197,6 +224,35 @@ describe('RabbitMqMessageBus (RabbitMQ specifics)', () => {
       expect(ok.id).toBeDefined();
     } finally {
       await other.close();
+    }
+  });
+
+  it('bounds what waits for the broker: beyond BUS_MAX_PENDING_PUBLISHES a publish fails at once', async () => {
+    const down = new RabbitMqMessageBus(
+      busOptions({
+        amqpUrl: 'amqp://guest:guest@127.0.0.1:1',
+        namespace,
+        publishTimeoutMs: 1000,
+        maxPendingPublishes: 2,
+      }),
+    );
+    try {
+      const task = { fromAgent: 'a', toAgent: 'beta', messageType: 'task' as const, payload: 1 };
+      const waiting = [down.sendTask(task), down.sendTask(task)].map((p) =>
+        p.catch((e: unknown) => e),
+      );
+      const started = Date.now();
+      const err = await down.sendTask(task).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(200);
+      expect(err).toBeInstanceOf(AppException);
+      expect((err as AppException).code).toBe(ErrorCode.DependencyUnavailable);
+      expect((err as AppException).message).toMatch(/BUS_MAX_PENDING_PUBLISHES/);
+      // The two that waited fail with a 503 too once their time is up; nothing is kept.
+      for (const e of await Promise.all(waiting)) {
+        expect((e as AppException).code).toBe(ErrorCode.DependencyUnavailable);
+      }
+    } finally {
+      await down.close();
     }
   });
 
