@@ -147,9 +147,18 @@ export class StateController {
     @Param('*') key: string,
     @Body() patch: unknown,
     @Headers('if-match') ifMatch: string | undefined,
+    @Headers('content-type') contentType: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<StateDocumentDto> {
+    const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
+    if (mediaType !== 'application/json' && mediaType !== 'application/merge-patch+json') {
+      throw new AppException(
+        ErrorCode.UnsupportedMediaType,
+        'PATCH takes a JSON merge patch: Content-Type application/merge-patch+json or application/json',
+        { contentType: contentType ?? null },
+      );
+    }
     if (patch === undefined) {
       throw AppException.validation('PATCH needs a JSON merge patch body', [
         { field: '', message: 'required' },

@@ -185,6 +185,13 @@ describe('State REST API with S3 write-through (s3rver on loopback)', () => {
       .set('If-Match', '1')
       .send({ c: 1 })
       .expect(412);
+    const text = await request(t.server)
+      .patch('/v1/state/project/beta')
+      .set(auth())
+      .set('content-type', 'text/plain')
+      .send('c=1')
+      .expect(415);
+    expect(text.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('resolves conflicts per namespace: last-write-wins and merge-patch', async () => {
