@@ -28,8 +28,8 @@ const SENDER_PREFIX = 'control-plane:';
  * client on another instance sees one instance's events in order (events of two instances may
  * interleave).
  *
- * The MessageBus is looked up at bootstrap, not injected: without a bus provider (or with
- * LIVE_FANOUT=false) the feed is local-only.
+ * The MessageBus is looked up at bootstrap, not injected: without a bus provider, with the
+ * in-memory transport (one process, no peers) or with LIVE_FANOUT=false the feed is local-only.
  */
 @Injectable()
 export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -63,6 +63,11 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
   onApplicationBootstrap(): void {
     if (!this.config.gateway.fanout) {
       this.logger.log('LIVE_FANOUT=false: the live feed shows only this instance’s events');
+      return;
+    }
+    if (this.config.bus.transport === 'memory') {
+      // The in-memory transport lives inside one process: there is no other instance to reach.
+      this.logger.log('BUS_TRANSPORT=memory: the live feed shows only this instance’s events');
       return;
     }
     const bus = this.findBus();

@@ -68,7 +68,7 @@ export function registerTaskCommand(program: Command): void {
   withClientOptions(
     task
       .command('list')
-      .description('List tasks, newest first')
+      .description('List tasks (filters combine)')
       .option('--status <status>', 'BLOCKED, READY, RUNNING, COMPLETED, FAILED or CANCELLED')
       .option('--agent <id>', 'tasks run by this agent')
       .option('--workflow <id>', 'tasks of this workflow')
