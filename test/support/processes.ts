@@ -184,10 +184,16 @@ export class Proc {
     clearTimeout(t);
   }
 
+  /** State plus the last lines of stderr and of stdout (the JSON logs, LOG_LEVEL=warn). */
   describe(): string {
     const state = this.alive ? `pid ${this.pid}` : `exited ${this.exitCode ?? this.exitSignal}`;
-    const tail = this.stderr.trim().split('\n').slice(-15).join('\n  ');
-    return `[${this.name} ${state}]${tail ? `\n  ${tail}` : ' (no stderr)'}`;
+    const tail = (text: string, label: string) => {
+      const lines = text.trim().split('\n').filter(Boolean).slice(-12);
+      return lines.length === 0
+        ? ` (no ${label})`
+        : `\n  ${label}:\n    ${lines.map((l) => l.slice(0, 400)).join('\n    ')}`;
+    };
+    return `[${this.name} ${state}]${tail(this.stderr, 'stderr')}${tail(this.stdout, 'stdout')}`;
   }
 }
 
@@ -341,18 +347,23 @@ export class Cluster {
       ...env,
     });
     cp.url = `http://127.0.0.1:${port}`;
+    let lastReady = 'no answer yet';
     await this.waitFor(
       async () => {
-        if (!cp.alive) throw new Error(`${name} exited during startup`);
+        if (!cp.alive) throw new Error(`${name} exited during startup\n${cp.describe()}`);
         try {
           const r = await fetch(`${cp.url}/health/ready`, { signal: AbortSignal.timeout(2000) });
+          lastReady = `${r.status} ${(await r.text()).slice(0, 1000)}`;
           return r.status === 200;
-        } catch {
+        } catch (e) {
+          lastReady = (e as Error).message;
           return false;
         }
       },
       60_000,
       `${name} /health/ready`,
+      200,
+      () => lastReady,
     );
     return cp;
   }
