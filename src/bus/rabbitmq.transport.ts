@@ -55,6 +55,8 @@ class PublishDeadlineError extends Error {
   }
 }
 
+/** How often unconfirmed publishes are checked against their deadline. */
+const DEADLINE_SWEEP_MS = 50;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 const backoff = (attempt: number): number =>
@@ -96,7 +98,10 @@ export class RabbitMqMessageBus extends MessageBus {
   >();
   private readonly leaseRefreshMs: number;
   private readonly returned = new Map<string, { returned: boolean }>();
-  private readonly publishing = new Set<Promise<unknown>>();
+  private readonly publishesIdle: (() => void)[] = [];
+  /** Unconfirmed publishes and their deadlines, checked by one sweeper instead of a timer each. */
+  private readonly confirmDeadlines = new Set<{ deadline: number; expire: () => void }>();
+  private sweeper?: NodeJS.Timeout;
   private pendingPublishes = 0;
 
   /** No new consumers/deliveries; in-flight handlers may still publish. */
@@ -446,13 +451,10 @@ export class RabbitMqMessageBus extends MessageBus {
     const work = withSpan(
       'message_send',
       {
-        'messaging.system': 'rabbitmq',
         'messaging.destination.name': exchange,
         'messaging.rabbitmq.destination.routing_key': routingKey,
         'messaging.message.id': m.id,
-        'messaging.message.conversation_id': m.correlationId,
         'switchyard.message_type': m.messageType,
-        'switchyard.to_agent': m.toAgent,
       },
       async () => {
         const headers = injectTraceContext({});
@@ -472,14 +474,20 @@ export class RabbitMqMessageBus extends MessageBus {
         await this.publishConfirmed(exchange, routingKey, enc.body, options, agentQueueFor);
       },
     );
-    this.publishing.add(work);
     try {
       await work;
       this.options.metrics?.busMessagesTotal.inc({ message_type: m.messageType, direction: 'out' });
     } finally {
-      this.publishing.delete(work);
-      this.pendingPublishes--;
+      if (--this.pendingPublishes === 0) {
+        for (const resolve of this.publishesIdle.splice(0)) resolve();
+      }
     }
+  }
+
+  /** Resolves when no publish is waiting for the broker (used by close()). */
+  private publishesSettled(): Promise<void> {
+    if (this.pendingPublishes === 0) return Promise.resolve();
+    return new Promise((resolve) => this.publishesIdle.push(resolve));
   }
 
   /** Publishes until the broker confirms or the deadline passes (retrying across reconnects). */
@@ -551,16 +559,14 @@ export class RabbitMqMessageBus extends MessageBus {
       const finish = (err?: Error) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.confirmDeadlines.delete(watch);
         if (this.returned.get(id) === mark) this.returned.delete(id);
         if (err) reject(err);
         else if (mark.returned) reject(new UnroutableError(exchange, routingKey));
         else resolve();
       };
-      const timer = setTimeout(
-        () => finish(new PublishDeadlineError()),
-        Math.max(1, deadline - Date.now()),
-      );
+      const watch = { deadline, expire: () => finish(new PublishDeadlineError()) };
+      this.watchDeadline(watch);
       try {
         this.corkBurst();
         ch.publish(exchange, routingKey, body, options, (err: unknown) => {
@@ -570,6 +576,20 @@ export class RabbitMqMessageBus extends MessageBus {
         finish(toError(e));
       }
     });
+  }
+
+  private watchDeadline(watch: { deadline: number; expire: () => void }): void {
+    this.confirmDeadlines.add(watch);
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const w of this.confirmDeadlines) if (w.deadline <= now) w.expire();
+      if (this.confirmDeadlines.size === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, DEADLINE_SWEEP_MS);
+    this.sweeper.unref();
   }
 
   private corked = false;
@@ -831,7 +851,8 @@ export class RabbitMqMessageBus extends MessageBus {
     }
     const work = this.handleDelivery(sub, ch, msg);
     sub.inFlight.add(work);
-    void work.finally(() => sub.inFlight.delete(work));
+    const done = () => void sub.inFlight.delete(work);
+    work.then(done, done);
   }
 
   private async handleDelivery(
@@ -839,7 +860,7 @@ export class RabbitMqMessageBus extends MessageBus {
     ch: Channel,
     msg: ConsumeMessage,
   ): Promise<void> {
-    const headers: Record<string, unknown> = { ...(msg.properties.headers ?? {}) };
+    const headers: Record<string, unknown> = msg.properties.headers ?? {};
     const decoded = decodeMessage(msg.content, this.options.maxMessageBytes);
     if (!decoded.ok) {
       await this.park(sub, ch, msg, decoded.reason);
@@ -857,13 +878,10 @@ export class RabbitMqMessageBus extends MessageBus {
         withSpan(
           'message_receive',
           {
-            'messaging.system': 'rabbitmq',
             'messaging.source.name': sub.queue,
             'messaging.message.id': message.id,
-            'messaging.message.conversation_id': message.correlationId,
             'messaging.rabbitmq.redelivered': msg.fields.redelivered,
             'switchyard.message_type': message.messageType,
-            'switchyard.to_agent': message.toAgent,
           },
           () => sub.handler(message, info),
         ),
@@ -968,7 +986,7 @@ export class RabbitMqMessageBus extends MessageBus {
         `shutdown: handlers still running after ${this.options.shutdownTimeoutMs} ms; their messages will be redelivered`,
       );
     }
-    await settleWithin([...this.publishing], this.options.publishTimeoutMs);
+    await settleWithin([this.publishesSettled()], this.options.publishTimeoutMs);
     this.closed = true;
     this.waiters.rejectAll(this.closedError());
     this.loopWake?.();
