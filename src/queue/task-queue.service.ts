@@ -210,7 +210,11 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
   }
 
   async onModuleInit(): Promise<void> {
-    this.conn = this.redis.createConnection({ name: 'switchyard-queue' }) as Redis & QueueCommands;
+    this.conn = this.redis.createConnection({
+      name: 'switchyard-queue',
+      // Concurrent workers' scripts issued in the same tick go out in one write.
+      enableAutoPipelining: true,
+    }) as Redis & QueueCommands;
     defineLuaCommands(this.conn, commandsDir());
     await this.checkEvictionPolicy();
     this.jobs.open();
@@ -222,7 +226,10 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
   onApplicationBootstrap(): void {
     const q = this.config.queue;
     if (q.reconcileIntervalMs > 0) {
-      this.every(q.reconcileIntervalMs, () => this.reconcile().then(() => undefined));
+      this.every(q.reconcileIntervalMs, async () => {
+        await this.reconcile();
+        await this.counts(); // keeps task_queue_size fresh
+      });
     }
     if (q.deadlockCheckIntervalMs > 0) {
       this.every(q.deadlockCheckIntervalMs, () => this.resolveDeadlocks().then(() => undefined));
