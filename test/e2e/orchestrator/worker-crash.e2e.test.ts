@@ -112,4 +112,86 @@ describe('a worker killed with SIGKILL mid-task (e2e, real processes)', () => {
     expect(ids).toContain(survivor);
     expect(ids).not.toContain(runningOn);
   });
+  it('re-dispatches every task of a killed worker with several in flight; the others are untouched', async () => {
+    const dir = join(E2E_AGENTS, 'sleeper');
+    const c = await cluster.startWorker('wc', dir, ['sleeper'], api, {
+      WORKER_AGENT_TTL_SECONDS: String(TTL_SECONDS),
+    });
+    const completedBefore = await api.tasksTotal('COMPLETED');
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t = await api.submit('/v1/tasks', {
+        capability: 'sleep',
+        payload: { ms: SLEEP_MS },
+        timeoutMs: 60_000,
+        retry: { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 200 },
+      });
+      ids.push(t.id);
+    }
+    // All six running, spread over wb and wc (least loaded first).
+    const loads = await cluster.waitFor(
+      async () => {
+        const all = await Promise.all(
+          ids.map(async (id) => (await api.get(`/v1/tasks/${id}`)).body),
+        );
+        if (!all.every((t) => t.status === 'RUNNING')) return undefined;
+        const byAgent = new Map(
+          (await api.agents())
+            .filter((a) => a.id.startsWith('sleeper@'))
+            .map((a) => [a.id, a.load]),
+        );
+        const onB = byAgent.get('sleeper@wb') ?? 0;
+        const onC = byAgent.get('sleeper@wc') ?? 0;
+        return onB + onC === ids.length ? { onB, onC } : undefined;
+      },
+      20_000,
+      'six tasks running on sleeper@wb and sleeper@wc',
+      100,
+    );
+    expect(loads.onC).toBeGreaterThanOrEqual(1);
+    expect(loads.onB).toBeGreaterThanOrEqual(1);
+
+    await sleep(500);
+    await c.kill9();
+    const killedAt = Date.now();
+    const detectableBy = killedAt + TTL_SECONDS * 1000;
+
+    const done = await cluster.waitFor(
+      async () => {
+        const all = await Promise.all(
+          ids.map(async (id) => (await api.get(`/v1/tasks/${id}`)).body),
+        );
+        return all.every((t) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(t.status))
+          ? all
+          : undefined;
+      },
+      60_000,
+      'the six tasks to finish after wc was killed',
+      250,
+    );
+    for (const t of done) {
+      expect({ status: t.status, agentId: t.agentId, result: t.result }).toEqual({
+        status: 'COMPLETED',
+        agentId: 'sleeper@wb',
+        result: { sleptMs: SLEEP_MS },
+      });
+    }
+    // wc's tasks: one lost attempt, re-dispatched within 5 s of the loss being detectable.
+    const moved = done.filter((t) => t.attempt === 1);
+    expect(moved).toHaveLength(loads.onC);
+    for (const t of moved) {
+      expect(Date.parse(t.startedAt)).toBeGreaterThan(killedAt);
+      expect(Date.parse(t.startedAt) - detectableBy).toBeLessThan(5000);
+    }
+    // wb's own tasks ran once, undisturbed.
+    const stayed = done.filter((t) => t.attempt === 0);
+    expect(stayed).toHaveLength(loads.onB);
+    for (const t of stayed) expect(Date.parse(t.startedAt)).toBeLessThan(killedAt);
+
+    await sleep(1000);
+    expect(watch!.dropped()).toBe(0);
+    const counts = watch!.counts();
+    for (const id of ids) expect([id, counts.get(id)]).toEqual([id, 1]);
+    expect((await api.tasksTotal('COMPLETED')) - completedBefore).toBe(ids.length);
+  });
 });
