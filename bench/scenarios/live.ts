@@ -150,24 +150,33 @@ export async function liveScenario(options: BenchOptions): Promise<BenchReport> 
     let pairedRatio = NaN;
     try {
       const ratiosPerRep: number[] = [];
+      const half = Math.max(1, Math.floor(size / 2));
       for (let r = 0; r < reps; r++) {
-        // Alternate which mode goes first so drift on a shared machine does not favour one.
-        const withFirst = r % 2 === 1;
-        let base: { tasksPerS: number } | undefined;
-        if (!withFirst) base = await pipelineRun(app, size, `none${r}`);
-        await clients.connect(url, CLIENTS);
-        await clients.reset(false);
-        const run = await pipelineRun(app, size, `ten${r}`);
-        await sleep(300); // let the last frames arrive
-        const delivered = (await clients.stats()).received;
-        await clients.close();
-        base ??= await pipelineRun(app, size, `none${r}`);
-        without.push(base.tasksPerS);
-        withClients.push(run.tasksPerS);
-        ratiosPerRep.push(run.tasksPerS / base.tasksPerS);
-        eventsPerS.push((delivered / run.ms) * 1000);
+        // ABBA: without, with, with, without (half the tasks each), so a linear drift of the
+        // shared machine's speed weighs the same on both modes.
+        let noneMs = 0;
+        let tenMs = 0;
+        let delivered = 0;
+        for (const mode of ['none', 'ten', 'ten', 'none'] as const) {
+          if (mode === 'none') {
+            noneMs += (await pipelineRun(app, half, `none${r}`)).ms;
+            continue;
+          }
+          await clients.connect(url, CLIENTS);
+          await clients.reset(false);
+          tenMs += (await pipelineRun(app, half, `ten${r}`)).ms;
+          await sleep(300); // let the last frames arrive
+          delivered += (await clients.stats()).received;
+          await clients.close();
+        }
+        const base = (2 * half * 1000) / noneMs;
+        const run = (2 * half * 1000) / tenMs;
+        without.push(base);
+        withClients.push(run);
+        ratiosPerRep.push(run / base);
+        eventsPerS.push((delivered / tenMs) * 1000);
         progress(
-          `rep ${r + 1}/${reps}: ${round(base.tasksPerS)} tasks/s without clients, ${round(run.tasksPerS)} with ${CLIENTS} (ratio ${round(run.tasksPerS / base.tasksPerS, 3)}; ${delivered} events delivered, ${round((delivered / run.ms) * 1000)}/s)`,
+          `rep ${r + 1}/${reps}: ${round(base)} tasks/s without clients, ${round(run)} with ${CLIENTS} (ratio ${round(run / base, 3)}; ${delivered} events delivered, ${round((delivered / tenMs) * 1000)}/s)`,
         );
       }
       pairedRatio = median(ratiosPerRep);
@@ -228,7 +237,7 @@ export async function liveScenario(options: BenchOptions): Promise<BenchReport> 
         clients: `${CLIENTS} in one child process (bench/live-clients.ts), same machine; in the throughput phase they count frames without parsing them (the client's JSON work is not the server's cost), in the latency phase they parse every event`,
         bus: 'memory transport (single process: no fan-out to other instances)',
         ratio:
-          'median over reps of (tasks/s with clients / tasks/s without), modes alternating which runs first',
+          'median over reps of (tasks/s with clients / tasks/s without); each rep runs without, with, with, without on half the tasks each (ABBA)',
         latency: `open loop, ${LATENCY_RATE_PER_S} task.completed events/s for ${LATENCY_SECONDS}s through EventsService; sent → parsed by each client, ${latency.samples} samples`,
       },
     };

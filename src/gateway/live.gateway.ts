@@ -14,6 +14,7 @@ import { Role } from '../auth/role.enum';
 import { zodProblems } from '../common/errors/zod-problems.util';
 import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
+import { MetricsService } from '../observability/metrics.service';
 import type { SwitchyardEvent } from '../events/switchyard-event.type';
 import { LiveConnection } from './live-connection';
 import { LiveFanoutService } from './live-fanout.service';
@@ -61,6 +62,7 @@ export class LiveGateway
     private readonly keys: ApiKeyService,
     private readonly events: EventsService,
     private readonly fanout: LiveFanoutService,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -111,10 +113,12 @@ export class LiveGateway
       },
     );
     if (this.connections.size >= g.maxClients) {
+      this.metrics.liveClientsClosed.inc({ reason: 'too_many_clients' });
       conn.close(LIVE_CLOSE.tryAgainLater, `too many clients (LIVE_MAX_CLIENTS=${g.maxClients})`);
       return;
     }
     this.connections.set(ws, conn);
+    this.metrics.liveClients.set(this.connections.size);
     ws.on('pong', () => (conn.awaitingPong = false));
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
 
@@ -127,6 +131,7 @@ export class LiveGateway
     const timer = setTimeout(() => {
       this.authTimers.delete(ws);
       if (!conn.principal) {
+        this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
         conn.close(
           LIVE_CLOSE.unauthenticated,
           'no token: send {"type":"auth","token":"..."} first',
@@ -145,6 +150,7 @@ export class LiveGateway
       conn.markClosed();
     }
     this.connections.delete(ws);
+    this.metrics.liveClients.set(this.connections.size);
     clearTimeout(this.authTimers.get(ws));
     this.authTimers.delete(ws);
   }
@@ -153,6 +159,7 @@ export class LiveGateway
     const principal = this.keys.verify(token);
     if (!principal) {
       conn.sendControl({ type: 'error', code: 'UNAUTHENTICATED', message: 'Invalid API token' });
+      this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
       conn.close(LIVE_CLOSE.unauthenticated, 'invalid token');
       return;
     }
@@ -267,7 +274,9 @@ export class LiveGateway
       const ids = conn.matching(event);
       if (ids.length === 0) continue;
       json ??= JSON.stringify(event.source ? event : { ...event, source: this.fanout.instanceId });
+      const droppedBefore = conn.droppedTotal;
       conn.deliverEvent(ids, json);
+      if (conn.droppedTotal !== droppedBefore) this.metrics.liveEventsDropped.inc();
       if (!conn.isOpen) this.noteSlowClose(conn);
     }
   }
@@ -281,6 +290,7 @@ export class LiveGateway
       }
       if (conn.awaitingPong) {
         this.totals.deadTerminated++;
+        this.metrics.liveClientsClosed.inc({ reason: 'heartbeat' });
         this.logger.warn(`live client ${conn.id} missed a heartbeat: terminated`);
         conn.ws.terminate();
         continue;
@@ -297,9 +307,11 @@ export class LiveGateway
   private noteSlowClose(conn: LiveConnection): void {
     if (!this.connections.has(conn.ws)) return;
     this.totals.slowClosed++;
+    this.metrics.liveClientsClosed.inc({ reason: 'slow_consumer' });
     this.totals.delivered += conn.delivered;
     this.totals.dropped += conn.droppedTotal;
     this.connections.delete(conn.ws);
+    this.metrics.liveClients.set(this.connections.size);
     this.logger.warn(`live client ${conn.id} could not keep up: closed (4008)`);
   }
 }

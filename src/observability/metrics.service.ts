@@ -120,6 +120,34 @@ export class MetricsService {
         labelNames: ['reason'],
       }),
   );
+  readonly liveClients = getOrCreate(
+    this.registry,
+    'live_clients',
+    () =>
+      new Gauge({
+        name: 'live_clients',
+        help: 'WebSocket clients connected to the live feed (/v1/live) on this instance',
+      }),
+  );
+  readonly liveEventsDropped = getOrCreate(
+    this.registry,
+    'live_events_dropped_total',
+    () =>
+      new Counter({
+        name: 'live_events_dropped_total',
+        help: 'Live feed events dropped because a client could not keep up',
+      }),
+  );
+  readonly liveClientsClosed = getOrCreate(
+    this.registry,
+    'live_clients_closed_total',
+    () =>
+      new Counter({
+        name: 'live_clients_closed_total',
+        help: 'Live feed connections closed by the server, by reason',
+        labelNames: ['reason'],
+      }),
+  );
   readonly httpRequestDuration = getOrCreate(
     this.registry,
     'http_request_duration_seconds',

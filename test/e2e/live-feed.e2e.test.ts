@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { hashToken } from '../../src/auth/api-key.service';
 import { EventsService } from '../../src/events/events.service';
 import { LiveGateway } from '../../src/gateway/live.gateway';
@@ -240,6 +241,10 @@ describe('live feed /v1/live (e2e)', () => {
       expect(seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1)).toBe(true);
       expect(fast.ofType('dropped')).toHaveLength(0);
       expect(fast.closed).toBeUndefined();
+
+      const metrics = await request(t.server).get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/^live_events_dropped_total [1-9]\d*$/m);
+      expect(metrics.text).toMatch(/^live_clients_closed_total\{reason="slow_consumer"\} [1-9]/m);
 
       // The slow one is gone (it sees the close once it reads again).
       (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
