@@ -593,22 +593,31 @@ export class RabbitMqMessageBus extends MessageBus {
   }
 
   private corked = false;
+  private writesThisTurn = 0;
 
   /**
-   * Coalesces a burst of publishes (or acks) into few socket writes: amqplib writes every frame on its own
-   * (one syscall and, with noDelay, one TCP segment each). The socket is corked on the first
-   * publish of a tick and uncorked after amqplib's writer has run (it runs on setImmediate), so a
-   * single publish is not delayed and a burst of 500 goes out in a handful of writes.
+   * Coalesces a burst of publishes (or acks) into few socket writes: amqplib writes every frame
+   * on its own (one syscall and, with noDelay, one TCP segment each). A lone write (a request, a
+   * response) goes out at once — corking it costs up to a millisecond of round trip under load;
+   * from the second write of the same event-loop turn the socket is corked, and uncorked once
+   * amqplib's writer (scheduled on setImmediate) has written the burst, so 500 publishes leave in
+   * a handful of writes.
    */
   private corkBurst(): void {
+    if (++this.writesThisTurn === 1) {
+      setImmediate(() => {
+        this.writesThisTurn = 0;
+      });
+      return;
+    }
     if (this.corked) return;
     const socket = (this.conn as unknown as { connection?: { stream?: Partial<Socket> } })
       ?.connection?.stream;
     if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
     this.corked = true;
     socket.cork();
-    // amqplib's writer is scheduled (setImmediate) from a nextTick after this publish, so uncork
-    // one immediate later, once it has written the burst.
+    // amqplib's writer is scheduled (setImmediate) from a nextTick after the first write, so
+    // uncork one immediate later, once it has written the burst.
     setImmediate(() =>
       setImmediate(() => {
         this.corked = false;
