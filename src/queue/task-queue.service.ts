@@ -942,7 +942,13 @@ export class TaskQueueService implements OnModuleInit, OnApplicationBootstrap, O
   ): Promise<void> {
     this.handler = handler;
     this.jobs.startWorker(
-      (data) => this.process(data),
+      (data) =>
+        this.process(data).catch((e: Error) => {
+          // Never fail the BullMQ job: a failed job keeps its id, so the reconciler could not
+          // push it again. The task record tells what to repair: a READY task keeps its outbox
+          // entry, a RUNNING one meets its deadline.
+          this.logger.warn(`task ${data.taskId}: ${e.message}; the reconciler will repair it`);
+        }),
       options.concurrency ?? this.config.queue.concurrency,
     );
   }
