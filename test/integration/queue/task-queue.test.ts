@@ -1,5 +1,5 @@
 import { Priority, TaskStatus } from '../../../src/queue/task.types';
-import { type QueueHarness, startQueue } from './queue-harness';
+import { eventually, type QueueHarness, startQueue } from './queue-harness';
 
 describe('TaskQueueService (real Redis)', () => {
   let h: QueueHarness;
@@ -195,5 +195,50 @@ describe('TaskQueueService (real Redis)', () => {
     expect(
       h.events.some((e) => e.type === 'workflow.completed' && e.workflowId === workflow.id),
     ).toBe(true);
+  });
+
+  it('fails a RUNNING task whose runner vanished once its deadline passes (reconciler), then retries it', async () => {
+    await h.close();
+    h = await startQueue({ QUEUE_RECONCILE_GRACE_MS: '0', QUEUE_RETRY_BASE_DELAY_MS: '1' });
+    await h.queue.enqueue({ id: 'lost', capability: 'x', timeoutMs: 30 });
+    expect((await h.queue.dequeue())?.id).toBe('lost');
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await h.queue.reconcile()).expired).toBe(1);
+    const t = await h.queue.getTask('lost');
+    expect(t).toMatchObject({ status: TaskStatus.Ready, attempt: 1, error: { type: 'timeout' } });
+    expect(await h.queue.complete('lost', 0, 'too late')).toBe(false);
+  });
+
+  it('aborts a running handler when its task is cancelled, and defers without using an attempt', async () => {
+    await h.queue.enqueue({ id: 'slow', capability: 'x' });
+    await h.queue.enqueue({ id: 'later', capability: 'x' });
+    let aborted = false;
+    let deferredOnce = false;
+    await h.queue.startProcessing(
+      async (task, signal) => {
+        if (task.id === 'later') {
+          if (!deferredOnce) {
+            deferredOnce = true;
+            return { kind: 'deferred', reason: 'no agent', delayMs: 20 };
+          }
+          return { kind: 'completed', result: task.attempt };
+        }
+        return new Promise((resolve) =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve({ kind: 'completed', result: 'ignored' });
+          }),
+        );
+      },
+      { concurrency: 2 },
+    );
+    await eventually(async () => (await h.queue.getTask('slow')).status === TaskStatus.Running);
+    const cancelled = await h.queue.cancel('slow');
+    expect(cancelled).toMatchObject({ status: TaskStatus.Cancelled, reason: 'user' });
+    await eventually(() => aborted);
+    await eventually(async () => (await h.queue.getTask('later')).status === TaskStatus.Completed);
+    expect(await h.queue.getTask('later')).toMatchObject({ attempt: 0, result: 0 });
+    expect(h.events.some((e) => e.type === 'task.waiting' && e.taskId === 'later')).toBe(true);
+    expect((await h.queue.getTask('slow')).status).toBe(TaskStatus.Cancelled);
   });
 });
