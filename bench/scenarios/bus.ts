@@ -493,6 +493,7 @@ export async function busScenario(options: BenchOptions): Promise<BenchReport> {
     'bench-responder',
     'raw-requester',
     ...Array.from({ length: AGENTS }, (_, a) => `agent-${a}`),
+    ...Array.from({ length: AGENTS }, (_, a) => `bench-agent-${a}`),
   ];
   const ours: Record<string, number>[] = [];
   const raw: Record<string, number>[] = [];

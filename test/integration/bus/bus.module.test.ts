@@ -56,7 +56,7 @@ describe('BusModule', () => {
       expect((await ready()).checks.rabbitmq).toMatchObject({ status: 'up', state: 'connected' });
     } finally {
       await app.close();
-      await deleteBusObjects(AMQP_URL, namespace, []);
+      await deleteBusObjects(AMQP_URL, namespace, ['module-test']);
     }
     expect(bus.state).toBe('closed');
   });

@@ -43,6 +43,8 @@ describe('RabbitMqMessageBus (RabbitMQ specifics)', () => {
   let bus: RabbitMqMessageBus;
   let raw: amqp.ChannelModel;
   const agents = ['alpha', 'beta', 'ghost'];
+  /** Every bus instance id used here (each has a reply queue). */
+  const instances = ['rmq-spec', 'rmq-spec-small', 'rmq-spec-ttl', 'rmq-spec-other'];
 
   async function makeBus(overrides: Partial<BusOptions> = {}): Promise<RabbitMqMessageBus> {
     const b = new RabbitMqMessageBus(
@@ -61,7 +63,7 @@ describe('RabbitMqMessageBus (RabbitMQ specifics)', () => {
   afterEach(async () => {
     await bus.close();
     await raw.close();
-    await deleteBusObjects(AMQP_URL, namespace, [...agents, 'rmq-spec']);
+    await deleteBusObjects(AMQP_URL, namespace, [...agents, ...instances]);
   });
 
   async function parked(): Promise<amqp.GetMessage | undefined> {
