@@ -4,7 +4,8 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { MessageBus } from '../bus/message-bus';
+import type { AgentMessage } from '../bus/agent-message.schema';
+import { MessageBus, type Subscription } from '../bus/message-bus';
 import { ConfigService } from '../config/config.service';
 import { type AgentRecord, AgentStatus } from '../discovery/agent-record.type';
 import { DiscoveryService } from '../discovery/discovery.service';
@@ -45,6 +46,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private readonly logger = new Logger(OrchestratorService.name);
   private readonly inFlight = new InFlightRegistry();
   private livenessTimer?: NodeJS.Timeout;
+  private redispatch?: Subscription;
   private readonly waiting = new Set<string>();
   private readonly candidateCache = new Map<string, { agents: AgentRecord[]; until: number }>();
   private started = false;
@@ -73,6 +75,12 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     await this.queue.startProcessing((task, signal) => this.dispatch(task, signal), {
       concurrency: this.config.orchestrator.concurrency,
     });
+    // Tasks the bus dead-lettered back (the agent's handler failed, or the task sat in a queue
+    // nobody consumes past BUS_TASK_TTL_MS): fail that attempt now, so it is retried elsewhere
+    // instead of waiting out its timeout. Any instance may take these: fail() is exactly-once.
+    this.redispatch = await this.bus.subscribeRedispatch?.((m, info) =>
+      this.onRedispatch(m, info.deadLetterReason),
+    );
     this.livenessTimer = setInterval(
       () => void this.checkLiveness(),
       this.config.orchestrator.livenessCheckMs,
@@ -83,6 +91,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.livenessTimer);
+    await this.redispatch?.cancel().catch(() => undefined);
     if (this.started) {
       // Bounded: with Redis unreachable BullMQ's close can wait forever, and shutdown must not.
       let timer: NodeJS.Timeout | undefined;
@@ -95,6 +104,21 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       clearTimeout(timer);
     }
     this.started = false;
+  }
+
+  private async onRedispatch(message: AgentMessage, reason: string | undefined): Promise<void> {
+    if (message.messageType !== 'task' || !message.taskId) return;
+    const res = await this.queue.fail(message.taskId, message.attempt, {
+      type: 'undelivered',
+      message: `the task message to ${message.toAgent} came back from the bus (${reason ?? 'dead-lettered'})`,
+      retryable: true,
+      details: { agentId: message.toAgent, reason },
+    });
+    if (res.accepted) {
+      this.logger.warn(
+        `task ${message.taskId} attempt ${message.attempt} came back from ${message.toAgent} (${reason}); retrying`,
+      );
+    }
   }
 
   /** Tasks sent to agents and not answered yet (this instance). */
