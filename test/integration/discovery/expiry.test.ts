@@ -36,11 +36,11 @@ describe('discovery heartbeat TTL on real Redis', () => {
   it('keeps an agent that heartbeats before its TTL and drops one that does not', async () => {
     await f.service.register({ id: 'alive', capabilities: ['x'] });
     await f.service.register({ id: 'silent', capabilities: ['x'] });
-    for (let i = 0; i < 3; i++) {
-      await sleep(900);
+    for (let i = 0; i < 5; i++) {
+      await sleep(500);
       await f.service.heartbeat('alive', { load: 0 });
     }
-    // 2.7 s after registration: past the 2 s TTL of 'silent', while 'alive' was refreshed.
+    // 2.5 s after registration: past the 2 s TTL of 'silent', while 'alive' was refreshed.
     expect((await f.service.find({ capability: 'x' })).map((a) => a.id)).toEqual(['alive']);
     expect((await f.service.get('alive')).id).toBe('alive');
     await expect(f.service.tryGet('silent')).resolves.toBeUndefined();
@@ -98,8 +98,12 @@ describe('discovery heartbeat TTL on real Redis', () => {
     sweeper.onApplicationBootstrap();
     try {
       await f.service.register({ id: 'quiet', capabilities: ['x'], ttlSeconds: 1 });
-      await sleep(1600);
-      expect(f.events.map((e) => [e.type, e.agentId])).toContainEqual(['agent.expired', 'quiet']);
+      await sleep(1000);
+      // Due now; the sweeper gets it within a few ticks (allow for a loaded machine).
+      const expired = () =>
+        f.events.some((e) => e.type === 'agent.expired' && e.agentId === 'quiet');
+      for (let waited = 0; !expired() && waited < 5000; waited += 100) await sleep(100);
+      expect(expired()).toBe(true);
       expect(await mentions('quiet')).toEqual([]);
     } finally {
       await sweeper.onApplicationShutdown();
