@@ -4,6 +4,11 @@ import type { SwitchyardEvent } from '../events/switchyard-event.type';
 import { matchesFilters } from './live-filter.util';
 import { LIVE_CLOSE, type LiveFilters, type LiveServerMessage } from './live-message.schema';
 
+interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 export interface LiveConnectionLimits {
   maxBufferedBytes: number;
   maxBufferedEvents: number;
@@ -27,6 +32,8 @@ export class LiveConnection {
   private dropped = 0;
   private firstDropAt: number | undefined;
   private closed = false;
+  private corked = false;
+  private corkedBytes = 0;
   private nextSubscriptionNumber = 1;
   /** Delivered / dropped totals, for stats. */
   delivered = 0;
@@ -143,12 +150,33 @@ export class LiveConnection {
   }
 
   private hasRoom(): boolean {
-    return this.ws.bufferedAmount < this.limits.maxBufferedBytes;
+    return this.ws.bufferedAmount - this.corkedBytes < this.limits.maxBufferedBytes;
   }
 
   private write(frame: string): void {
     this.delivered++;
+    this.cork();
+    if (this.corked) this.corkedBytes += frame.length + 10;
     this.ws.send(frame, this.onWritten);
+  }
+
+  /**
+   * Coalesces the frames written during one turn of the event loop into one socket write (one
+   * syscall and TCP segment instead of one per event): the socket is corked at the first frame
+   * and uncorked by a setImmediate. ws has no batching API, so this reaches its socket. Bytes
+   * held by the cork are not the client's backlog, so {@link hasRoom} leaves them out.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const socket = (this.ws as unknown as { _socket?: CorkableSocket })._socket;
+    if (!socket || typeof socket.cork !== 'function') return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      this.corkedBytes = 0;
+      socket.uncork();
+    });
   }
 
   /** The socket took a frame: maybe there is room for queued ones now. */
