@@ -85,7 +85,7 @@ async function pipelineRun(
   app: NestFastifyApplication,
   size: number,
   run: string,
-): Promise<{ tasksPerS: number; events: number; ms: number }> {
+): Promise<{ tasksPerS: number; events: number; ms: number; cpuUs: number }> {
   const queue = app.get(TaskQueueService);
   const events = app.get(EventsService);
   let completed = 0;
@@ -102,15 +102,17 @@ async function pipelineRun(
     payload: { n: 1 },
   }));
   const t0 = nowMs();
+  const cpu0 = process.cpuUsage();
   await queue.enqueueMany(inputs);
   await queue.startProcessing(async () => ({ kind: 'completed' as const, result: null }), {
     concurrency: 50,
   });
   await done;
   const ms = nowMs() - t0;
+  const cpu = process.cpuUsage(cpu0);
   await queue.stopProcessing();
   off();
-  return { tasksPerS: (size / ms) * 1000, events: emitted, ms };
+  return { tasksPerS: (size / ms) * 1000, events: emitted, ms, cpuUs: cpu.user + cpu.system };
 }
 
 /**
@@ -146,6 +148,8 @@ export async function liveScenario(options: BenchOptions): Promise<BenchReport> 
     const without: number[] = [];
     const withClients: number[] = [];
     const eventsPerS: number[] = [];
+    const cpuWith: number[] = [];
+    const cpuWithout: number[] = [];
     let latency: ClientStats | undefined;
     let pairedRatio = NaN;
     try {
@@ -156,21 +160,29 @@ export async function liveScenario(options: BenchOptions): Promise<BenchReport> 
         // shared machine's speed weighs the same on both modes.
         let noneMs = 0;
         let tenMs = 0;
+        let noneCpu = 0;
+        let tenCpu = 0;
         let delivered = 0;
         for (const mode of ['none', 'ten', 'ten', 'none'] as const) {
           if (mode === 'none') {
-            noneMs += (await pipelineRun(app, half, `none${r}`)).ms;
+            const none = await pipelineRun(app, half, `none${r}`);
+            noneMs += none.ms;
+            noneCpu += none.cpuUs;
             continue;
           }
           await clients.connect(url, CLIENTS);
           await clients.reset(false);
-          tenMs += (await pipelineRun(app, half, `ten${r}`)).ms;
+          const ten = await pipelineRun(app, half, `ten${r}`);
+          tenMs += ten.ms;
+          tenCpu += ten.cpuUs;
           await sleep(300); // let the last frames arrive
           delivered += (await clients.stats()).received;
           await clients.close();
         }
         const base = (2 * half * 1000) / noneMs;
         const run = (2 * half * 1000) / tenMs;
+        cpuWithout.push(noneCpu / (2 * half));
+        cpuWith.push(tenCpu / (2 * half));
         without.push(base);
         withClients.push(run);
         ratiosPerRep.push(run / base);
@@ -212,11 +224,22 @@ export async function liveScenario(options: BenchOptions): Promise<BenchReport> 
       events_per_s: round(median(eventsPerS)),
       delivery_p50_ms: latency.p50,
       delivery_p99_ms: latency.p99,
+      server_cpu_us_per_task_with_clients: round(median(cpuWith)),
     };
-    const baseline = { tasks_per_s_without_clients: round(median(without)) };
+    const baseline = {
+      tasks_per_s_without_clients: round(median(without)),
+      server_cpu_us_per_task_without_clients: round(median(cpuWithout)),
+    };
     const ratio = {
       // Median of the per-rep ratios (each rep runs both modes back to back).
       throughput_with_clients: round(pairedRatio, 3),
+      // Server process CPU per task (user + system), with clients / without: the gateway's own
+      // cost, which the co-located client process cannot blur.
+      server_cpu_per_task: round(
+        results.server_cpu_us_per_task_with_clients /
+          baseline.server_cpu_us_per_task_without_clients,
+        3,
+      ),
     };
     return {
       scenario: 'live',
