@@ -48,6 +48,8 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private livenessTimer?: NodeJS.Timeout;
   private redispatch?: Subscription;
   private readonly waiting = new Set<string>();
+  /** Slots this instance holds per agent (reserved and not yet released). */
+  private readonly localReserved = new Map<string, number>();
   private readonly candidateCache = new Map<string, { agents: AgentRecord[]; until: number }>();
   private started = false;
 
@@ -131,7 +133,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     const tried = new Set<string>();
     let candidates = await this.candidates(task.capability, false);
     for (let fresh = false; ;) {
-      const agent = selectAgent(candidates, this.breakers, tried);
+      const agent = selectAgent(this.byLocalLoad(candidates), this.breakers, tried);
       if (!agent) {
         // The cached list may be stale (an agent registered or freed up since): look once more.
         if (!fresh) {
@@ -143,6 +145,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       }
       tried.add(agent.id);
       if (!(await this.discovery.tryReserve(agent.id))) continue;
+      this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
       this.waiting.delete(task.id);
       try {
         return await this.runOn(agent, task, signal);
@@ -150,9 +153,23 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
         if (e instanceof BreakerOpenError) continue; // opened meanwhile: next candidate, no attempt spent
         throw e;
       } finally {
+        const left = (this.localReserved.get(agent.id) ?? 1) - 1;
+        if (left > 0) this.localReserved.set(agent.id, left);
+        else this.localReserved.delete(agent.id);
         await this.discovery.release(agent.id).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * Candidates least loaded first, counting the slots this instance reserved since the list was
+   * read, so a burst of dispatches spreads over the agents instead of filling the first one.
+   */
+  private byLocalLoad(candidates: AgentRecord[]): AgentRecord[] {
+    if (candidates.length < 2 || this.localReserved.size === 0) return candidates;
+    const ratio = (a: AgentRecord) =>
+      (a.load + (this.localReserved.get(a.id) ?? 0)) / Math.max(1, a.maxLoad);
+    return [...candidates].sort((a, b) => ratio(a) - ratio(b) || a.id.localeCompare(b.id));
   }
 
   /**
