@@ -16,10 +16,15 @@ import { liveEventSchema } from './live-message.schema';
 
 /** Prefix of `fromAgent` on the event broadcasts this service sends. */
 const SENDER_PREFIX = 'control-plane:';
+/** Events are broadcast in batches: at most this many per message... */
+const MAX_BATCH = 256;
+/** ...and at most this long after the first one waited. */
+const BATCH_WINDOW_MS = 5;
 
 /**
  * Makes the live feed work across control-plane instances: every event emitted on this
- * instance is broadcast on the bus (`messageType: 'event'`, payload = the event with `source`),
+ * instance is broadcast on the bus (`messageType: 'event'`, payload `{events: [...]}`, batched
+ * for up to 5 ms or 256 events; each event carries `source`),
  * and event broadcasts from other instances are re-published on the local {@link EventsService},
  * so this instance's WebSocket clients see them. Events received from the bus are never sent
  * back out, and an instance ignores its own broadcasts.
@@ -45,6 +50,8 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
   /** Resolves once broadcasts from other instances are being received (or fanout is off). */
   ready: Promise<void> = Promise.resolve();
   counters = { sent: 0, received: 0, rejected: 0 };
+  private readonly outbox: SwitchyardEvent[] = [];
+  private flushTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly config: ConfigService,
@@ -90,6 +97,7 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.flush();
     this.unsubscribeLocal?.();
     this.unsubscribeLocal = undefined;
     await this.ready;
@@ -107,15 +115,25 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
 
   private onLocalEvent(event: SwitchyardEvent): void {
     if (!this.bus || this.fromBus.has(event)) return;
-    const payload: SwitchyardEvent = { ...event, source: event.source ?? this.instanceId };
+    this.outbox.push({ ...event, source: event.source ?? this.instanceId });
     this.counters.sent++;
+    // One broadcast per batch, not per event: a task makes ~5 events, and a persistent,
+    // confirmed publish each would cost more than the task itself. Batches keep event order.
+    if (this.outbox.length >= MAX_BATCH) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (!this.bus || this.outbox.length === 0) return;
+    const events = this.outbox.splice(0);
     this.bus
       .broadcastEvent({
         fromAgent: this.sender,
         toAgent: '*',
         messageType: 'event',
-        payload,
-        taskId: event.taskId,
+        payload: { events },
       })
       .catch((e: unknown) => this.notePublishFailure(e));
   }
@@ -124,16 +142,19 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
     if (message.messageType !== 'event' || message.fromAgent === this.sender) {
       return Promise.resolve();
     }
-    const parsed = liveEventSchema.safeParse(message.payload);
-    if (!parsed.success) {
-      this.counters.rejected++;
-      this.logger.warn(`ignored an event broadcast with a bad payload from ${message.fromAgent}`);
-      return Promise.resolve();
+    const batch = (message.payload as { events?: unknown } | null)?.events;
+    for (const raw of Array.isArray(batch) ? batch : [message.payload]) {
+      const parsed = liveEventSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.counters.rejected++;
+        this.logger.warn(`ignored an event broadcast with a bad payload from ${message.fromAgent}`);
+        continue;
+      }
+      const event = parsed.data;
+      this.counters.received++;
+      this.fromBus.add(event);
+      this.events.publish(event);
     }
-    const event = parsed.data;
-    this.counters.received++;
-    this.fromBus.add(event);
-    this.events.publish(event);
     return Promise.resolve();
   }
 
