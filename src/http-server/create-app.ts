@@ -13,7 +13,7 @@ import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
 import { type AppConfigValues, type Env, loadConfig } from '../config/load-config';
 import { requestIdFor } from '../observability/logging';
-import { setupTracing } from '../observability/tracing';
+import { setupTracing, tracingEnabled } from '../observability/tracing';
 import { buildOpenApiDocument, setupSwagger } from './openapi';
 
 export interface CreateAppOptions {
@@ -31,6 +31,7 @@ export interface CreateAppOptions {
 export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const values = options.config ?? loadConfig(options.env ?? process.env);
   setupTracing({
+    enabled: tracingEnabled(values.observability),
     serviceName: values.observability.serviceName,
     otlpEndpoint: values.observability.otlpEndpoint,
     sampleRatio: values.observability.traceSampleRatio,

@@ -3,7 +3,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { type AppConfigValues, type Env, loadConfig } from '../config/load-config';
-import { setupTracing } from '../observability/tracing';
+import { setupTracing, tracingEnabled } from '../observability/tracing';
 import { WorkerProcessModule } from './worker-process.module';
 import { WorkerService } from './worker.service';
 
@@ -19,6 +19,7 @@ export async function startWorker(
 ): Promise<{ app: INestApplicationContext; worker: WorkerService }> {
   const values = options.config ?? loadConfig(options.env ?? process.env);
   setupTracing({
+    enabled: tracingEnabled(values.observability),
     serviceName: `${values.observability.serviceName}-worker`,
     otlpEndpoint: values.observability.otlpEndpoint,
     sampleRatio: values.observability.traceSampleRatio,
