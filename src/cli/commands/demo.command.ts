@@ -5,8 +5,6 @@ import { createServer, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config';
-import { startServer } from '../../http-server/create-app';
-import { EmbeddedWorkerModule } from '../../worker/embedded-worker.module';
 import { ApiClient } from '../api-client';
 import { CliError } from '../cli-error';
 import { EXIT } from '../exit-codes';
@@ -112,6 +110,8 @@ export function registerDemoCommand(program: Command): void {
       }
 
       const agentsDir = resolve(opts.agents);
+      const { startServer } = await import('../../http-server/create-app');
+      const { EmbeddedWorkerModule } = await import('../../worker/embedded-worker.module');
       const { app, url } = await startServer({
         env,
         modules: distributed ? [] : [EmbeddedWorkerModule.forAgents(agentsDir)],

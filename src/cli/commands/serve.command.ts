@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startServer } from '../../http-server/create-app';
-import { EmbeddedWorkerModule } from '../../worker/embedded-worker.module';
 
 /** `switchyard serve`: run the control plane (what `npm start` does). */
 export function registerServeCommand(program: Command): void {
@@ -13,6 +11,9 @@ export function registerServeCommand(program: Command): void {
       'also host the agents of DIR in this process (single-process mode; pairs well with BUS_TRANSPORT=memory)',
     )
     .action(async (opts: { agents?: string }) => {
+      // Loaded here, not at the top: other commands should not pay for booting NestJS.
+      const { startServer } = await import('../../http-server/create-app');
+      const { EmbeddedWorkerModule } = await import('../../worker/embedded-worker.module');
       const modules = opts.agents ? [EmbeddedWorkerModule.forAgents(resolve(opts.agents))] : [];
       const { app, url } = await startServer({ modules });
       let stopping = false;

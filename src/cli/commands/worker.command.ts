@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startWorker } from '../../worker/start-worker';
 
 /** `switchyard worker --agents DIR`: host the agents of DIR. */
 export function registerWorkerCommand(program: Command): void {
@@ -10,6 +9,7 @@ export function registerWorkerCommand(program: Command): void {
     )
     .requiredOption('--agents <dir>', 'directory of agent definition files (Claude Code format)')
     .action(async (opts: { agents: string }) => {
+      const { startWorker } = await import('../../worker/start-worker');
       const { app, worker } = await startWorker({ agentsDir: opts.agents });
       let stopping = false;
       const stop = async (signal: string) => {
