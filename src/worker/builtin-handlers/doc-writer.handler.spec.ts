@@ -144,3 +144,16 @@ describe('doc-writer builtin', () => {
     ).toEqual(['d']);
   });
 });
+
+describe('findReviews (inputs by id and by ref)', () => {
+  it('counts a review delivered under both keys once, even as two equal copies', () => {
+    const review = {
+      path: 'src',
+      findings: [{ file: 'a.ts', line: 1, rule: 'todo', message: 'TODO' }],
+      exports: [],
+    };
+    const copy = JSON.parse(JSON.stringify(review)) as typeof review;
+    const found = findReviews({ 'task-id-1': review, review: copy });
+    expect(found).toHaveLength(1);
+  });
+});

@@ -47,16 +47,20 @@ export function findReviews(
   inputs: Record<string, unknown> | undefined,
 ): { key: string; review: ReviewReport }[] {
   const found: { key: string; review: ReviewReport }[] = [];
-  const seen = new Set<unknown>();
+  // The queue gives a dependency's result under its task id and its workflow ref; after the
+  // bus those are two equal copies, so duplicates are recognised by content, not identity.
+  const seen = new Set<string>();
   for (const [key, value] of Object.entries(inputs ?? {})) {
     for (const candidate of [
       value,
       value && typeof value === 'object' && 'data' in value ? value.data : undefined,
     ]) {
-      if (candidate === undefined || seen.has(candidate)) continue;
+      if (candidate === undefined) continue;
       const r = reviewShape.safeParse(candidate);
       if (r.success) {
-        seen.add(candidate);
+        const signature = JSON.stringify(candidate);
+        if (seen.has(signature)) break;
+        seen.add(signature);
         found.push({ key, review: candidate as ReviewReport });
         break;
       }
