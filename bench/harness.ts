@@ -26,7 +26,11 @@ export type Scenario = (options: BenchOptions) => Promise<BenchReport>;
 
 /** Latency recorder (HdrHistogram, microsecond resolution) reporting p50/p99 in milliseconds. */
 export class LatencyRecorder {
-  private readonly hist = buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly hist = buildHistogram({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 
   recordMs(ms: number): void {
     this.hist.recordValue(Math.max(1, Math.round(ms * 1000)));
@@ -52,19 +56,24 @@ export function median(values: number[]): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** Median of each key over several repetitions. */
 export function medianOf(runs: Record<string, number>[]): Record<string, number> {
   const keys = new Set(runs.flatMap((r) => Object.keys(r)));
   const out: Record<string, number> = {};
-  for (const k of keys) out[k] = round(median(runs.map((r) => r[k]).filter((v): v is number => v !== undefined)), 3);
+  for (const k of keys)
+    out[k] = round(median(runs.map((r) => r[k]).filter((v): v is number => v !== undefined)), 3);
   return out;
 }
 
 /** ours / baseline for the given keys. */
-export function ratios(results: Record<string, number>, baseline: Record<string, number>, keys: string[]): Record<string, number> {
+export function ratios(
+  results: Record<string, number>,
+  baseline: Record<string, number>,
+  keys: string[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of keys) {
     const a = results[k];
