@@ -10,8 +10,14 @@ npx prettier --check . > /dev/null || { npx prettier --check . ; exit 1; }
 echo "== typecheck =="
 npx tsc -p tsconfig.json --noEmit
 echo "== build (e2e tests run the compiled CLI) =="
-npx tsc -p tsconfig.build.json
+npm run build --silent
 echo "== tests =="
 # --forceExit: a few suites leave sockets of killed child processes and amqplib heartbeats
 # behind for a while; Jest must not wait on them (every test already awaited its own cleanup).
+rm -f coverage/test-summary.txt
+set +e
 npx jest --coverage --forceExit "$@"
+status=$?
+# Repeat the plain "tests: N passed, N failed" line last, after Jest's own summary.
+[ -f coverage/test-summary.txt ] && cat coverage/test-summary.txt
+exit $status
