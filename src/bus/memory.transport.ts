@@ -5,7 +5,7 @@ import { injectTraceContext, withExtractedContext, withSpan } from '../observabi
 import type { AgentMessage, AgentMessageInput } from './agent-message.schema';
 import type { BusOptions } from './bus-options';
 import { BusTopology } from './bus-topology';
-import { decodeMessage, encodeMessage } from './message-codec';
+import { decodeMessage, encodeMessage, encodeResponse, type ResponseInput } from './message-codec';
 import {
   type BusState,
   type DeliveryInfo,
@@ -146,24 +146,9 @@ export class MemoryMessageBus extends MessageBus {
     return enc.message;
   }
 
-  async sendResponse(
-    request: AgentMessage,
-    response: Omit<AgentMessageInput, 'correlationId' | 'toAgent'> & { toAgent?: string },
-  ): Promise<AgentMessage> {
-    const toAgent = response.toAgent ?? request.fromAgent;
-    const enc = encodeMessage(
-      {
-        // A response belongs to the request's task attempt unless said otherwise.
-        taskId: request.taskId,
-        attempt: request.attempt,
-        priority: request.priority,
-        ...response,
-        toAgent,
-        correlationId: request.correlationId,
-        replyTo: undefined,
-      },
-      this.options.maxMessageBytes,
-    );
+  async sendResponse(request: AgentMessage, response: ResponseInput): Promise<AgentMessage> {
+    const enc = encodeResponse(request, response, this.options.maxMessageBytes);
+    const toAgent = enc.message.toAgent;
     const key = request.replyTo ?? this.topology.responseRoutingKey(toAgent);
     const name = key.endsWith('.response') ? key.slice(0, -'.response'.length) : undefined;
     const q = name === undefined ? undefined : this.queues.get(this.topology.responseQueue(name));

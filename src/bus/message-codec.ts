@@ -77,3 +77,31 @@ export function decodeMessage(body: Buffer, maxBytes: number): DecodeResult {
   }
   return { ok: true, message: parsed.data };
 }
+
+/** What a responder passes to `sendResponse` (correlation id comes from the request). */
+export type ResponseInput = Omit<AgentMessageInput, 'correlationId' | 'toAgent'> & {
+  toAgent?: string;
+};
+
+/**
+ * Encodes the response to `request`: same correlation id, addressed to the requester, and —
+ * unless said otherwise — the request's task, attempt and priority. Both transports use it.
+ */
+export function encodeResponse(
+  request: AgentMessage,
+  response: ResponseInput,
+  maxBytes: number,
+): EncodedMessage {
+  return encodeMessage(
+    {
+      taskId: request.taskId,
+      attempt: request.attempt,
+      priority: request.priority,
+      ...response,
+      toAgent: response.toAgent ?? request.fromAgent,
+      correlationId: request.correlationId,
+      replyTo: undefined,
+    },
+    maxBytes,
+  );
+}

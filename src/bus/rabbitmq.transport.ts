@@ -8,7 +8,13 @@ import { injectTraceContext, withExtractedContext, withSpan } from '../observabi
 import type { AgentMessage, AgentMessageInput } from './agent-message.schema';
 import type { BusOptions } from './bus-options';
 import { BusTopology } from './bus-topology';
-import { decodeMessage, type EncodedMessage, encodeMessage } from './message-codec';
+import {
+  decodeMessage,
+  type EncodedMessage,
+  encodeMessage,
+  encodeResponse,
+  type ResponseInput,
+} from './message-codec';
 import {
   type BusState,
   type DeliveryInfo,
@@ -371,24 +377,9 @@ export class RabbitMqMessageBus extends MessageBus {
     return enc.message;
   }
 
-  async sendResponse(
-    request: AgentMessage,
-    response: Omit<AgentMessageInput, 'correlationId' | 'toAgent'> & { toAgent?: string },
-  ): Promise<AgentMessage> {
-    const toAgent = response.toAgent ?? request.fromAgent;
-    const enc = encodeMessage(
-      {
-        // A response belongs to the request's task attempt unless said otherwise.
-        taskId: request.taskId,
-        attempt: request.attempt,
-        priority: request.priority,
-        ...response,
-        toAgent,
-        correlationId: request.correlationId,
-        replyTo: undefined,
-      },
-      this.options.maxMessageBytes,
-    );
+  async sendResponse(request: AgentMessage, response: ResponseInput): Promise<AgentMessage> {
+    const enc = encodeResponse(request, response, this.options.maxMessageBytes);
+    const toAgent = enc.message.toAgent;
     const key = request.replyTo ?? this.topology.responseRoutingKey(toAgent);
     await this.publish(this.topology.responsesExchange, key, enc, true);
     return enc.message;

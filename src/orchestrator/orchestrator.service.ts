@@ -182,14 +182,13 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     const cached = this.candidateCache.get(capability);
     if (!fresh && cached && cached.until > Date.now()) return cached.agents;
     const ratio = this.config.orchestrator.maxLoadRatio;
-    const found = await this.discovery.find({
+    const agents = await this.discovery.find({
       capability,
       limit: CANDIDATES,
       // Catalogue entries from AGENTS_DIR have nobody consuming their queue; only live hosts run tasks.
       excludeStatic: true,
       ...(ratio < 1 ? { maxLoadRatio: ratio } : {}),
     });
-    const agents = found;
     if (ttl > 0) this.candidateCache.set(capability, { agents, until: Date.now() + ttl });
     return agents;
   }

@@ -20,6 +20,19 @@ export interface CommandAgentInput {
   ref?: string;
 }
 
+/** The document a command agent reads on stdin and an http agent receives as its POST body. */
+export function agentInput(request: ExecutionRequest): CommandAgentInput {
+  return {
+    taskId: request.taskId,
+    attempt: request.attempt,
+    capability: request.capability,
+    payload: request.payload ?? null,
+    inputs: request.inputs ?? {},
+    ...(request.workflowId ? { workflowId: request.workflowId } : {}),
+    ...(request.ref ? { ref: request.ref } : {}),
+  };
+}
+
 /**
  * `command`: runs the agent's argv (never through a shell) in its own process group. The task is
  * one JSON document on stdin; the process writes one JSON document (its output) to stdout and
@@ -56,15 +69,7 @@ export class CommandExecutor implements Executor {
       this.options.defaultTimeoutMs,
     );
     const scoped = scopedSignal(ctx.signal, timeoutMs);
-    const input: CommandAgentInput = {
-      taskId: request.taskId,
-      attempt: request.attempt,
-      capability: request.capability,
-      payload: request.payload ?? null,
-      inputs: request.inputs ?? {},
-      ...(request.workflowId ? { workflowId: request.workflowId } : {}),
-      ...(request.ref ? { ref: request.ref } : {}),
-    };
+    const input = agentInput(request);
     try {
       const run = await runProcess({
         argv: [...this.argv],

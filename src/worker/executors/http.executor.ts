@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { type AddressRules, refusalReason } from './address-policy';
-import type { CommandAgentInput } from './command.executor';
+import { agentInput } from './command.executor';
 import { abortFailure, errorMessage, failure, type ExecutionErrorType } from './execution-error';
 import { effectiveTimeoutMs, scopedSignal } from './execution-signal';
 import type { ExecutorOptions } from './executor-options';
@@ -121,15 +121,7 @@ export class HttpExecutor implements Executor {
       this.options.defaultTimeoutMs,
     );
     const scoped = scopedSignal(ctx.signal, timeoutMs);
-    const body: CommandAgentInput = {
-      taskId: request.taskId,
-      attempt: request.attempt,
-      capability: request.capability,
-      payload: request.payload ?? null,
-      inputs: request.inputs ?? {},
-      ...(request.workflowId ? { workflowId: request.workflowId } : {}),
-      ...(request.ref ? { ref: request.ref } : {}),
-    };
+    const body = agentInput(request);
     try {
       const res = await this.post(target, JSON.stringify(body), request, scoped.signal);
       if (res.kind === 'error') {
