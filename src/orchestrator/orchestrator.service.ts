@@ -13,7 +13,13 @@ import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
 import { TaskQueueService } from '../queue/task-queue.service';
-import type { TaskError, TaskHandlerOutcome, TaskRecord } from '../queue/task.types';
+import type { TaskRunner } from '../queue/task-runner';
+import type {
+  AttemptCostReport,
+  TaskError,
+  TaskHandlerOutcome,
+  TaskRecord,
+} from '../queue/task.types';
 import { BreakerOpenError } from '../resilience/breaker-open.error';
 import { BreakerRegistry } from '../resilience/breaker-registry.service';
 import { selectAgent } from '../resilience/select-agent.util';
@@ -35,6 +41,20 @@ const TASK_FAULT_TYPES = new Set([
 ]);
 const CANDIDATES = 25;
 
+/** The cost part of an executor's usage report, as the queue records it. */
+function costOf(
+  usage: { costUsd?: number; inputTokens?: number; outputTokens?: number } | undefined,
+): AttemptCostReport | undefined {
+  if (!usage) return undefined;
+  if (
+    usage.costUsd === undefined &&
+    usage.inputTokens === undefined &&
+    usage.outputTokens === undefined
+  )
+    return undefined;
+  return { usd: usage.costUsd, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens };
+}
+
 /**
  * The dispatch loop (seed 1.5): a READY task → the least-loaded healthy agent with the task's
  * capability whose breaker is not open → a reserved slot on it → the task over the bus → the
@@ -52,6 +72,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private readonly localReserved = new Map<string, number>();
   private readonly candidateCache = new Map<string, { agents: AgentRecord[]; until: number }>();
   private started = false;
+  private runner?: TaskRunner;
 
   constructor(
     private readonly config: ConfigService,
@@ -74,9 +95,9 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await this.queue.startProcessing((task, signal) => this.dispatch(task, signal), {
-      concurrency: this.config.orchestrator.concurrency,
-    });
+    // The dispatch loop: this instance's runner takes READY jobs and hands each task to dispatch().
+    this.runner = this.queue.createRunner((task, signal) => this.dispatch(task, signal));
+    this.runner.start(this.config.orchestrator.concurrency);
     // Tasks the bus dead-lettered back (the agent's handler failed, or the task sat in a queue
     // nobody consumes past BUS_TASK_TTL_MS): fail that attempt now, so it is retried elsewhere
     // instead of waiting out its timeout. Any instance may take these: fail() is exactly-once.
@@ -98,9 +119,9 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       // Bounded: with Redis unreachable BullMQ's close can wait forever, and shutdown must not.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        this.queue
-          .stopProcessing()
-          .catch((e: Error) => this.logger.warn(`stopping dispatch: ${e.message}`)),
+        (this.runner?.stop() ?? Promise.resolve()).catch((e: Error) =>
+          this.logger.warn(`stopping dispatch: ${e.message}`),
+        ),
         new Promise<void>((r) => (timer = setTimeout(r, this.config.http.shutdownTimeoutMs))),
       ]);
       clearTimeout(timer);
@@ -147,6 +168,8 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       if (!(await this.discovery.tryReserve(agent.id))) continue;
       this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
       this.waiting.delete(task.id);
+      // Visible on the record while it runs (GET /v1/tasks, the console, delegation-cycle checks).
+      void this.queue.lifecycle.assign(task.id, agent.id).catch(() => undefined);
       try {
         return await this.runOn(agent, task, signal);
       } catch (e) {
@@ -221,8 +244,9 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
         this.sendAndAwait(agent, task, signal),
       );
       this.metrics.taskDuration.observe({ agent: agent.id }, (Date.now() - started) / 1000);
-      if (!reply.ok) return { kind: 'failed', error: reply.error, agentId: agent.id };
-      return { kind: 'completed', result: reply.output, agentId: agent.id };
+      if (!reply.ok)
+        return { kind: 'failed', error: reply.error, agentId: agent.id, cost: reply.cost };
+      return { kind: 'completed', result: reply.output, agentId: agent.id, cost: reply.cost };
     } catch (e) {
       if (e instanceof BreakerOpenError) throw e;
       return { kind: 'failed', error: this.toTaskError(e, agent.id), agentId: agent.id };
@@ -238,7 +262,10 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     agent: AgentRecord,
     task: TaskRecord,
     signal: AbortSignal,
-  ): Promise<{ ok: true; output: unknown } | { ok: false; error: TaskError }> {
+  ): Promise<
+    | { ok: true; output: unknown; cost?: AttemptCostReport }
+    | { ok: false; error: TaskError; cost?: AttemptCostReport }
+  > {
     return withSpan(
       'agent_execute',
       { 'agent.id': agent.id, 'task.id': task.id, attempt: task.attempt },
@@ -250,6 +277,11 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
           timeoutMs: task.timeoutMs,
           workflowId: task.workflowId,
           description: task.description,
+          ...(task.parentTaskId ? { parentTaskId: task.parentTaskId } : {}),
+          ...(task.rootTaskId && task.rootTaskId !== task.id
+            ? { rootTaskId: task.rootTaskId }
+            : {}),
+          ...(task.depth ? { depth: task.depth } : {}),
         };
         let removeInFlight: () => void = () => undefined;
         let onAbort: () => void = () => undefined;
@@ -294,9 +326,10 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
               retryable: true,
             });
           }
-          if (parsed.data.ok) return { ok: true as const, output: parsed.data.output };
+          const cost = costOf(parsed.data.usage);
+          if (parsed.data.ok) return { ok: true as const, output: parsed.data.output, cost };
           const error: TaskError = parsed.data.error;
-          if (TASK_FAULT_TYPES.has(error.type)) return { ok: false as const, error };
+          if (TASK_FAULT_TYPES.has(error.type)) return { ok: false as const, error, cost };
           throw new AgentReportedFailure(error);
         } finally {
           removeInFlight();

@@ -12,6 +12,16 @@ export const taskMessagePayloadSchema = z.strictObject({
   timeoutMs: z.number().int().positive(),
   workflowId: z.string().optional(),
   description: z.string().optional(),
+  /** Delegation tree of the task (the agent may delegate children of it). */
+  parentTaskId: z.string().optional(),
+  rootTaskId: z.string().optional(),
+  depth: z.number().int().min(0).optional(),
+  /** What is left of the tightest budget above the task, when one is set. */
+  budgetLeftUsd: z.number().optional(),
+  /** Short-lived credential scoped to this task (MCP / REST calls of the agent). Never logged. */
+  credential: z.string().optional(),
+  /** Claude session of an earlier attempt to resume (set after a stall or timeout). */
+  resumeSessionId: z.string().optional(),
 });
 export type TaskMessagePayload = z.infer<typeof taskMessagePayloadSchema>;
 

@@ -1,13 +1,39 @@
 import { Module } from '@nestjs/common';
+import { JobPusher } from './job-pusher.service';
 import { QueueController } from './queue.controller';
+import { QueueMaintenance } from './queue-maintenance.service';
+import { ScriptEffects } from './script-effects.service';
+import { ScriptEventsMapper } from './script-events.mapper';
+import { TaskLifecycle } from './task-lifecycle.service';
+import { TaskQueries } from './task-queries.service';
 import { TaskQueueService } from './task-queue.service';
+import { TaskStore } from './task-store.repository';
+import { TaskSubmission } from './task-submission.service';
+import { TaskWatcher } from './task-watcher.service';
 import { TasksController } from './tasks.controller';
 import { WorkflowsController } from './workflows.controller';
 
-/** Task records, DAG bookkeeping, priorities, retries, deadlocks; BullMQ carries READY work. */
+/** Every provider of the queue (also used by tests that build the queue without controllers). */
+export const QUEUE_PROVIDERS = [
+  TaskStore,
+  JobPusher,
+  ScriptEventsMapper,
+  ScriptEffects,
+  TaskQueries,
+  TaskSubmission,
+  TaskLifecycle,
+  TaskWatcher,
+  QueueMaintenance,
+  TaskQueueService,
+];
+
+/**
+ * Task records, DAG bookkeeping, delegation trees, priorities, retries, deadlocks; BullMQ carries
+ * READY work. Loaded by control planes only (maintenance timers run where this module is).
+ */
 @Module({
   controllers: [TasksController, WorkflowsController, QueueController],
-  providers: [TaskQueueService],
+  providers: QUEUE_PROVIDERS,
   exports: [TaskQueueService],
 })
 export class QueueModule {}

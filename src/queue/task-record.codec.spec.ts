@@ -23,6 +23,8 @@ describe('task record codec', () => {
     });
     expect(t).toEqual({
       id: 't1',
+      rootTaskId: 't1',
+      depth: 0,
       workflowId: 'w1',
       ref: 'review',
       capability: 'code-review',

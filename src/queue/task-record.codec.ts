@@ -1,4 +1,11 @@
-import type { RetryPolicyConfig, TaskError, TaskRecord, TaskStatus } from './task.types';
+import type {
+  RetryPolicyConfig,
+  TaskBudget,
+  TaskCost,
+  TaskError,
+  TaskRecord,
+  TaskStatus,
+} from './task.types';
 import type { DependencyFailurePolicy } from './task.types';
 
 const iso = (ms: string | undefined): string | undefined =>
@@ -36,6 +43,22 @@ export function buildInputs(
     if (ref && workflowId && wf === workflowId) inputs[ref] = value;
   }
   return inputs;
+}
+
+/** Cost fields of a task or workflow hash, when any was recorded. */
+export function costOf(usd?: string, tin?: string, tout?: string): TaskCost | undefined {
+  if (usd === undefined && tin === undefined && tout === undefined) return undefined;
+  const inputTokens = Number(tin ?? 0);
+  const outputTokens = Number(tout ?? 0);
+  return { usd: Number(usd ?? 0), inputTokens, outputTokens, tokens: inputTokens + outputTokens };
+}
+
+/** Budget fields of a task or workflow hash (0 = none). */
+export function budgetOf(h: Record<string, string>): TaskBudget | undefined {
+  const usd = Number(h.bUsd ?? 0);
+  const tokens = Number(h.bTok ?? 0);
+  if (!(usd > 0) && !(tokens > 0)) return undefined;
+  return { ...(usd > 0 ? { usd } : {}), ...(tokens > 0 ? { tokens } : {}) };
 }
 
 /** The task hash (see commands/task-lib.lua) as a {@link TaskRecord}. */
@@ -77,6 +100,13 @@ export function decodeTask(
     completedAt: iso(h.finished),
     retryAt: iso(h.retryAt),
     runs: Number(h.runs ?? 0),
+    parentTaskId: opt(h.parent),
+    rootTaskId: opt(h.root) ?? h.id,
+    depth: Number(h.depth ?? 0),
+    budget: budgetOf(h),
+    cost: costOf(h.cUsd, h.cIn, h.cOut),
+    treeCost:
+      h.parent !== undefined || h.tUsd !== undefined ? costOf(h.tUsd, h.tIn, h.tOut) : undefined,
   };
   if (!Array.isArray(rec.dependsOn)) rec.dependsOn = [];
   for (const k of Object.keys(rec) as (keyof TaskRecord)[]) if (rec[k] === undefined) delete rec[k];

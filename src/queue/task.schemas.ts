@@ -33,6 +33,14 @@ export const retryOverrideSchema = z
   })
   .describe('Per-task override of the retry policy');
 
+export const budgetSchema = z
+  .strictObject({
+    usd: z.number().positive().max(1_000_000).optional(),
+    tokens: z.int().positive().max(1_000_000_000_000).optional(),
+  })
+  .refine((b) => b.usd !== undefined || b.tokens !== undefined, 'give usd, tokens or both')
+  .describe('Spending limit for the task and everything it delegates (or the whole workflow)');
+
 const taskFields = {
   description: z.string().max(10_000).optional(),
   capability: z.string().min(1).max(200).describe('What kind of agent may run it'),
@@ -41,6 +49,7 @@ const taskFields = {
   onDependencyFailure: z.enum(['fail', 'skip', 'continue']).optional(),
   timeoutMs: z.int().min(1).max(86_400_000).optional(),
   retry: retryOverrideSchema.optional(),
+  budget: budgetSchema.optional(),
 };
 
 export const createTaskSchema = z.strictObject({
@@ -52,6 +61,9 @@ export const createTaskSchema = z.strictObject({
     .optional()
     .describe('Ids of tasks this one waits for; they may be submitted later or elsewhere'),
   idempotencyKey: z.string().min(1).max(256).optional(),
+  parentTaskId: taskIdSchema
+    .optional()
+    .describe('Delegate: the new task is a child of this (live) task, in its delegation tree'),
 });
 export type CreateTaskInput = z.infer<typeof createTaskSchema>;
 
@@ -71,6 +83,7 @@ export type WorkflowTaskInput = z.infer<typeof workflowTaskSchema>;
 export const createWorkflowSchema = z.strictObject({
   name: z.string().max(200).optional(),
   idempotencyKey: z.string().min(1).max(256).optional(),
+  budget: budgetSchema.optional(),
   tasks: z.array(workflowTaskSchema).min(1),
 });
 export type CreateWorkflowInput = z.infer<typeof createWorkflowSchema>;
@@ -87,3 +100,13 @@ export type ListTasksQuery = z.infer<typeof listTasksQuerySchema>;
 export const pageQuerySchema = z.strictObject({ ...paginationQuery });
 
 export const idParamSchema = z.strictObject({ id: taskIdSchema });
+
+export const getTaskQuerySchema = z.strictObject({
+  waitSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .optional()
+    .describe('Long poll: wait up to this long for the task to end (0-300)'),
+});

@@ -76,12 +76,59 @@ export interface TaskRecord {
   retryAt?: string;
   /** Times this task was (re)started for its current attempt (> 1 after a crash re-delivery). */
   runs?: number;
+  /** The task that delegated this one (a child in a delegation tree). */
+  parentTaskId?: string;
+  /** The root of its delegation tree (itself for a task nobody delegated). */
+  rootTaskId?: string;
+  /** 0 for a root, parent's + 1 for a child. */
+  depth?: number;
+  budget?: TaskBudget;
+  /** What this task's own attempts cost (as the executors reported). */
+  cost?: TaskCost;
+  /** Its own cost plus every descendant's. */
+  treeCost?: TaskCost;
+}
+
+/** A spending limit on a task tree or a workflow. */
+export interface TaskBudget {
+  usd?: number;
+  tokens?: number;
+}
+
+export interface TaskCost {
+  usd: number;
+  inputTokens: number;
+  outputTokens: number;
+  tokens: number;
+}
+
+/** One node of `GET /v1/tasks/{id}/tree`. */
+export interface TaskTreeNode {
+  id: string;
+  capability: string;
+  status: TaskStatus;
+  agentId?: string;
+  depth: number;
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  cost?: TaskCost;
+  treeCost?: TaskCost;
+  error?: TaskError;
+  children: TaskTreeNode[];
+}
+
+/** What one attempt cost, as its executor reported it. */
+export interface AttemptCostReport {
+  usd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
 }
 
 /** What the dispatcher (orchestrator) tells the queue after handling one READY task. */
 export type TaskHandlerOutcome =
-  | { kind: 'completed'; result: unknown; agentId?: string }
-  | { kind: 'failed'; error: TaskError; agentId?: string }
+  | { kind: 'completed'; result: unknown; agentId?: string; cost?: AttemptCostReport }
+  | { kind: 'failed'; error: TaskError; agentId?: string; cost?: AttemptCostReport }
   /** Not an attempt: e.g. no agent can take it now. The task waits and is offered again. */
   | { kind: 'deferred'; reason: string; delayMs: number };
 

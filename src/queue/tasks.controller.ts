@@ -3,13 +3,19 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createZodDto } from 'nestjs-zod';
 import type { Page } from '../common/http/pagination';
-import { createTaskSchema, idParamSchema, listTasksQuerySchema } from './task.schemas';
+import {
+  createTaskSchema,
+  getTaskQuerySchema,
+  idParamSchema,
+  listTasksQuerySchema,
+} from './task.schemas';
 import { TaskQueueService } from './task-queue.service';
-import type { TaskRecord } from './task.types';
+import type { TaskRecord, TaskTreeNode } from './task.types';
 
 class CreateTaskDto extends createZodDto(createTaskSchema) {}
 class ListTasksQueryDto extends createZodDto(listTasksQuerySchema) {}
 class TaskIdParamDto extends createZodDto(idParamSchema) {}
+class GetTaskQueryDto extends createZodDto(getTaskQuerySchema) {}
 
 @ApiTags('tasks')
 @Controller('v1/tasks')
@@ -36,9 +42,23 @@ export class TasksController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'A task: status, attempt, inputs, result or error' })
-  get(@Param() params: TaskIdParamDto): Promise<TaskRecord> {
+  @ApiOperation({
+    summary: 'A task: status, attempt, inputs, result or error',
+    description:
+      'With `waitSeconds`, a long poll: answers as soon as the task is terminal (on any control plane), or with its current state when the time is up.',
+  })
+  get(@Param() params: TaskIdParamDto, @Query() query: GetTaskQueryDto): Promise<TaskRecord> {
+    if (query.waitSeconds) return this.queue.waitForTerminal(params.id, query.waitSeconds * 1000);
     return this.queue.getTask(params.id);
+  }
+
+  @Get(':id/tree')
+  @ApiOperation({
+    summary:
+      'The delegation tree under a task: each node with status, agent, timings, cost and children',
+  })
+  tree(@Param() params: TaskIdParamDto): Promise<TaskTreeNode> {
+    return this.queue.getTaskTree(params.id);
   }
 
   @Post(':id/cancel')

@@ -6,6 +6,10 @@ export enum ErrorCode {
   Forbidden = 'FORBIDDEN',
   NotFound = 'NOT_FOUND',
   Conflict = 'CONFLICT',
+  /** A delegated task would break a delegation-tree limit (depth, children, cycle). */
+  DelegationLimit = 'DELEGATION_LIMIT',
+  /** The task tree or workflow has no budget left for more work. */
+  BudgetExceeded = 'BUDGET_EXCEEDED',
   PreconditionFailed = 'PRECONDITION_FAILED',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
@@ -29,6 +33,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 404;
     case ErrorCode.Conflict:
       return 409;
+    case ErrorCode.BudgetExceeded:
+      return 402;
+    case ErrorCode.DelegationLimit:
+      return 422;
     case ErrorCode.PreconditionFailed:
       return 412;
     case ErrorCode.PayloadTooLarge:
@@ -62,8 +70,12 @@ export function errorCodeForStatus(status: number): ErrorCode {
       return ErrorCode.Forbidden;
     case 404:
       return ErrorCode.NotFound;
+    case 402:
+      return ErrorCode.BudgetExceeded;
     case 409:
       return ErrorCode.Conflict;
+    case 422:
+      return ErrorCode.DelegationLimit;
     case 412:
       return ErrorCode.PreconditionFailed;
     case 413:

@@ -55,6 +55,21 @@ export const queueSection = defineSection('queue', 'Task queue', {
     int(1).default(10_000),
     'Most tasks one POST /v1/workflows may carry',
   ),
+  delegationMaxDepth: field(
+    'DELEGATION_MAX_DEPTH',
+    int(1, 100).default(5),
+    'Deepest delegation tree: a child deeper than this is refused (DELEGATION_LIMIT)',
+  ),
+  delegationMaxChildren: field(
+    'DELEGATION_MAX_CHILDREN',
+    int(1, 10_000).default(50),
+    'Most children one task may delegate (DELEGATION_LIMIT beyond)',
+  ),
+  delegationMaxRepeats: field(
+    'DELEGATION_MAX_REPEATS',
+    int(1, 100).default(2),
+    'A chain that already holds the delegating agent for the same capability more than this many times is a cycle (DELEGATION_LIMIT)',
+  ),
   deadlockCheckIntervalMs: field(
     'DEADLOCK_CHECK_INTERVAL_MS',
     int(0).default(10_000),

@@ -1,7 +1,8 @@
 --[[
   Cancels non-terminal tasks: one task, or every non-terminal task of a workflow. All are marked
   CANCELLED first, then their dependents (inside or outside the workflow) follow their policy.
-  A RUNNING task is only marked here; the caller tells whoever runs it to abort.
+  A RUNNING task is only marked here; its runner hears of it on the ch:cancel channel. Each
+  cancelled task's unfinished delegated descendants are cancelled too (reason parent_cancelled).
 
   Input:
     KEYS[1] base key B
@@ -51,4 +52,5 @@ for _, t in ipairs(targets) do
   end
 end
 propagate(B, queue, now, ready, events)
+for _, t in ipairs(queue) do cancelDescendants(B, t, now, ready, events) end
 return result(true, {cancelled = cancelled}, ready, events)

@@ -15,6 +15,10 @@
     ARGV[6] reason stored on the record
     ARGV[7] now (ms)
     ARGV[8] agent id ("" = keep)
+    ARGV[9] cost of the attempt in USD, ARGV[10] input tokens, ARGV[11] output tokens (all "0" = none)
+
+  A FAILED task takes its unfinished delegated descendants with it (cancelled). An attempt whose
+  cost takes the task, an ancestor or the workflow over budget fails the task (budget_exceeded).
 
   Output: JSON {ok, status?, attempt?, ready, events}; ok=false: stale outcome, nothing changed
 ]]
@@ -33,9 +37,19 @@ if f[1] ~= "RUNNING" or f[2] ~= ARGV[2] then
 end
 if ARGV[8] ~= "" then rcall("HSET", k, "agent", ARGV[8]) end
 rcall("ZREM", B .. "running", id)
+local errJson, reason = ARGV[4], ARGV[6]
+local over = addCost(B, id, tonumber(ARGV[9] or "0") or 0, tonumber(ARGV[10] or "0") or 0,
+  tonumber(ARGV[11] or "0") or 0)
+if over and mode ~= "defer" then
+  mode = "fail"
+  reason = "budget_exceeded"
+  errJson = cjson.encode({type = "budget_exceeded", retryable = false,
+    message = "the attempts cost more than the budget of " .. over .. " allows", details = {budgetHolder = over}})
+end
 if mode == "fail" then
-  markTerminal(B, id, "FAILED", ARGV[6], now, ARGV[4], events)
+  markTerminal(B, id, "FAILED", reason, now, errJson, events)
   rcall("ZADD", B .. "dead", now, id)
+  cancelDescendants(B, id, now, ready, events)
   propagate(B, {id}, now, ready, events)
 else
   if mode == "retry" then

@@ -5,6 +5,7 @@
     B.."t:"..id               hash   the task record (source of truth)
     B.."t:"..id..":pending"   set    dependency ids not yet satisfied
     B.."t:"..id..":dependents" set   ids of tasks that named this one in dependsOn
+    B.."t:"..id..":children"  zset   delegated child task ids, score = creation sequence
     B.."s:"..STATUS           zset   ids per status, score = creation sequence
     B.."all"                  zset   every task id, score = creation sequence
     B.."outbox"               zset   "id#gen" of READY tasks whose BullMQ job may not exist yet, score = ms
@@ -14,6 +15,12 @@
     B.."suspects"             set    BLOCKED ids through which a dependency cycle may have closed
     B.."w:"..wf               hash   workflow record (total, done, completed, failed, cancelled, status)
     B.."w:"..wf..":tasks"     zset   the workflow's task ids, score = creation sequence
+    B.."ch:done"              channel "id|status" of watched tasks (field watch=1) that ended
+    B.."ch:cancel"            channel "id|attempt" of RUNNING tasks that were cancelled
+
+  Task fields of delegation trees: parent, root, depth; budgets bUsd/bTok (0 = none); own cost
+  cUsd/cIn/cOut and the subtree's tUsd/tIn/tOut (own + descendants). A workflow hash keeps the
+  same budget and cost fields for all its tasks and their descendants.
 
   Events are appended to the `events` table as {kind, id, reason, capability, workflowId, agentId}
   and returned to the caller, which emits them after the script succeeded.
@@ -78,7 +85,7 @@ end
 -- Marks a non-terminal task terminal (no propagation: see propagate).
 local function markTerminal(B, id, status, reason, now, errJson, events)
   local k = tkey(B, id)
-  local f = rcall("HMGET", k, "status", "seq", "gen", "wf", "retryAt")
+  local f = rcall("HMGET", k, "status", "seq", "gen", "wf", "retryAt", "watch", "attempt")
   rcall("HSET", k, "status", status, "reason", reason or "", "updated", now, "finished", now)
   if errJson and errJson ~= "" then rcall("HSET", k, "error", errJson) end
   setIndex(B, id, f[1], status, f[2])
@@ -94,6 +101,12 @@ local function markTerminal(B, id, status, reason, now, errJson, events)
   end
   pushEvent(B, events, string.lower(status), id, reason)
   workflowTaskDone(B, f[4], status, now, events)
+  -- Someone waits for this task (waitForTerminal), maybe on another control plane.
+  if f[6] then rcall("PUBLISH", B .. "ch:done", id .. "|" .. status) end
+  -- Whoever runs it must stop, on whichever control plane it runs.
+  if f[1] == "RUNNING" and status == "CANCELLED" then
+    rcall("PUBLISH", B .. "ch:cancel", id .. "|" .. (f[7] or "0"))
+  end
 end
 
 -- After tasks in `queue` reached a terminal status: release or fail their dependents according
@@ -128,6 +141,64 @@ local function propagate(B, queue, now, ready, events)
       end
     end
   end
+end
+
+-- A task that ended FAILED or CANCELLED takes its unfinished delegated descendants with it
+-- (CANCELLED, reason parent_failed / parent_cancelled); their dependents follow their policy.
+local function cancelDescendants(B, id, now, ready, events)
+  local status = rcall("HGET", tkey(B, id), "status")
+  if status ~= "FAILED" and status ~= "CANCELLED" then return end
+  local reason = "parent_" .. string.lower(status)
+  local stack, ended = {id}, {}
+  while #stack > 0 do
+    local cur = table.remove(stack)
+    for _, c in ipairs(rcall("ZRANGE", tkey(B, cur) .. ":children", 0, -1)) do
+      local cs = rcall("HGET", tkey(B, c), "status")
+      if cs == "BLOCKED" or cs == "READY" or cs == "RUNNING" or cs == "NEW" then
+        local err = cjson.encode({type = "cancelled", retryable = false,
+          message = "cancelled: its parent task " .. cur .. " ended", details = {parentTaskId = cur}})
+        markTerminal(B, c, "CANCELLED", reason, now, err, events)
+        ended[#ended + 1] = c
+      end
+      stack[#stack + 1] = c
+    end
+  end
+  if #ended > 0 then propagate(B, ended, now, ready, events) end
+end
+
+-- Adds one attempt's cost to the task, to its subtree totals and those of every ancestor, and to
+-- the root's workflow. Returns the id of the first budget holder now over its budget, or nil.
+local function addCost(B, id, usd, tin, tout)
+  if usd == 0 and tin == 0 and tout == 0 then return nil end
+  local k = tkey(B, id)
+  rcall("HINCRBYFLOAT", k, "cUsd", usd)
+  rcall("HINCRBY", k, "cIn", tin)
+  rcall("HINCRBY", k, "cOut", tout)
+  local over = nil
+  local cur = id
+  local root = id
+  while cur and cur ~= "" do
+    local ck = tkey(B, cur)
+    local tUsd = tonumber(rcall("HINCRBYFLOAT", ck, "tUsd", usd))
+    local tIn = rcall("HINCRBY", ck, "tIn", tin)
+    local tOut = rcall("HINCRBY", ck, "tOut", tout)
+    local b = rcall("HMGET", ck, "bUsd", "bTok", "parent")
+    local bUsd, bTok = tonumber(b[1] or "0") or 0, tonumber(b[2] or "0") or 0
+    if not over and ((bUsd > 0 and tUsd > bUsd) or (bTok > 0 and tIn + tOut > bTok)) then over = cur end
+    root = cur
+    cur = b[3]
+  end
+  local wf = rcall("HGET", tkey(B, root), "wf")
+  if wf and wf ~= "" then
+    local wk = B .. "w:" .. wf
+    local wUsd = tonumber(rcall("HINCRBYFLOAT", wk, "cUsd", usd))
+    local wIn = rcall("HINCRBY", wk, "cIn", tin)
+    local wOut = rcall("HINCRBY", wk, "cOut", tout)
+    local b = rcall("HMGET", wk, "bUsd", "bTok")
+    local bUsd, bTok = tonumber(b[1] or "0") or 0, tonumber(b[2] or "0") or 0
+    if not over and ((bUsd > 0 and wUsd > bUsd) or (bTok > 0 and wIn + wOut > bTok)) then over = "workflow " .. wf end
+  end
+  return over
 end
 
 local function result(ok, extra, ready, events)

@@ -8,6 +8,7 @@ import { MetricsService } from '../../../src/observability/metrics.service';
 import { RedisModule } from '../../../src/redis/redis.module';
 import { ReadinessRegistry } from '../../../src/observability/health/readiness.registry';
 import { TaskQueueService } from '../../../src/queue/task-queue.service';
+import { QUEUE_PROVIDERS } from '../../../src/queue/queue.module';
 import { deletePrefix } from '../../support/redis-cleanup';
 import { uniquePrefix } from '../../support/test-app';
 import { Global, Module } from '@nestjs/common';
@@ -41,7 +42,7 @@ export async function startQueue(
   });
   const moduleRef = await Test.createTestingModule({
     imports: [ConfigModule.forRoot({ values }), EventsModule, TestObservabilityModule, RedisModule],
-    providers: [TaskQueueService],
+    providers: QUEUE_PROVIDERS,
   }).compile();
   const app = await moduleRef.init();
   const queue = app.get(TaskQueueService);

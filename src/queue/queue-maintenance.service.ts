@@ -1,0 +1,192 @@
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { ConfigService } from '../config/config.service';
+import { EventsService } from '../events/events.service';
+import { cycleInComponent, cyclicComponents } from './dag.util';
+import { JobPusher } from './job-pusher.service';
+import { ScriptEffects } from './script-effects.service';
+import { TaskLifecycle } from './task-lifecycle.service';
+import { TaskQueries } from './task-queries.service';
+import { TaskStore } from './task-store.repository';
+import type { ReadyEntry } from './task-jobs.adapter';
+
+export interface DeadlockCycle {
+  /** Task ids in dependency order: each waits for the next, the last for the first. */
+  taskIds: string[];
+  /** The task the resolver cancels: lowest priority, newest on a tie. */
+  victim: string;
+}
+
+/**
+ * Housekeeping that runs on control planes only (the worker process does not load the queue):
+ * the reconciler (READY tasks whose job was never pushed, RUNNING tasks past their deadline) and
+ * the deadlock detector/resolver.
+ */
+@Injectable()
+export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(QueueMaintenance.name);
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly store: TaskStore,
+    private readonly pusher: JobPusher,
+    private readonly lifecycle: TaskLifecycle,
+    private readonly queries: TaskQueries,
+    private readonly effects: ScriptEffects,
+    private readonly events: EventsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const q = this.config.queue;
+    if (q.reconcileIntervalMs > 0) {
+      this.every(q.reconcileIntervalMs, async () => {
+        await this.reconcile();
+        await this.queries.counts(); // keeps task_queue_size fresh
+      });
+    }
+    if (q.deadlockCheckIntervalMs > 0) {
+      this.every(q.deadlockCheckIntervalMs, () => this.resolveDeadlocks().then(() => undefined));
+    }
+  }
+
+  onModuleDestroy(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      fn()
+        .catch((e: Error) => this.logger.warn(`queue housekeeping: ${e.message}`))
+        .finally(() => (busy = false));
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /**
+   * Repairs what a crash between two steps can leave behind: READY tasks whose BullMQ job was
+   * never pushed (outbox entries older than the grace period) and RUNNING tasks past their
+   * deadline (their runner is gone): those fail with a retryable timeout, and any runner still
+   * holding them is told to stop.
+   */
+  async reconcile(): Promise<{ repushed: number; expired: number }> {
+    const now = Date.now();
+    const grace = this.config.queue.reconcileGraceMs;
+    const k = this.store.keys;
+    const members = await this.store.membersUpTo(k.outbox, now - grace, 1000);
+    let repushed = 0;
+    if (members.length > 0) {
+      const parsed = members.map((m) => {
+        const at = m.lastIndexOf('#');
+        return [m.slice(0, at), Number(m.slice(at + 1))] as const;
+      });
+      const rows = await this.store.fieldsOfMany(
+        parsed.map(([id]) => id),
+        'status',
+        'gen',
+        'prio',
+        'readyAt',
+      );
+      const entries: ReadyEntry[] = [];
+      parsed.forEach(([id, gen], i) => {
+        const [status, g, prio, readyAt] = rows[i] ?? [];
+        if (status === 'READY' && Number(g) === gen)
+          entries.push([id, gen, Number(prio), Number(readyAt)]);
+      });
+      await this.pusher.jobs.add(entries);
+      await this.store.removeMembers(k.outbox, members);
+      repushed = entries.length;
+      if (repushed > 0)
+        this.logger.warn(`reconciler: pushed ${repushed} READY task(s) that had no queue job`);
+    }
+    const expired = await this.store.membersUpTo(k.running, now, 500);
+    const rows = await this.store.fieldsOfMany(expired, 'attempt', 'timeout', 'status');
+    for (const [i, id] of expired.entries()) {
+      const [attempt, timeout, status] = rows[i] ?? [];
+      if (status !== 'RUNNING') {
+        await this.store.removeMembers(k.running, [id]);
+        continue;
+      }
+      await this.store.publish(k.cancelChannel, `${id}|${attempt ?? 0}`);
+      await this.lifecycle.fail(id, Number(attempt), {
+        type: 'timeout',
+        message: `no result within ${timeout} ms (+${grace} ms grace): its runner is gone or stuck`,
+        retryable: true,
+      });
+    }
+    return { repushed, expired: expired.length };
+  }
+
+  /** Cycles among BLOCKED tasks. */
+  async detectDeadlocks(): Promise<{ cycles: DeadlockCycle[]; blocked: number; tookMs: number }> {
+    const t0 = performance.now();
+    const [blockedCount, suspects, flat] = await this.store.blockedGraph();
+    const graph = new Map<string, string[]>();
+    for (let i = 0; i < flat.length;) {
+      const id = String(flat[i]);
+      const n = Number(flat[i + 1]);
+      graph.set(id, flat.slice(i + 2, i + 2 + n).map(String));
+      i += 2 + n;
+    }
+    const components = cyclicComponents(graph);
+    const raw = components.map((c) => cycleInComponent(graph, c));
+    // A suspect on no cycle now can only be on a future cycle through a newer suspect.
+    const onCycle = new Set(components.flat());
+    await this.store.removeFromSet(
+      this.store.keys.suspects,
+      suspects.filter((id) => !onCycle.has(id)),
+    );
+    const cycles: DeadlockCycle[] = [];
+    if (raw.length > 0) {
+      const rows = await this.store.fieldsOfMany(raw.flat(), 'prio', 'seq');
+      let r = 0;
+      for (const c of raw) {
+        let victim = c[0];
+        let best: [number, number] = [Infinity, -Infinity];
+        for (const id of c) {
+          const [prio, seq] = rows[r++] ?? ['0', '0'];
+          const key: [number, number] = [Number(prio), Number(seq)];
+          if (key[0] < best[0] || (key[0] === best[0] && key[1] > best[1])) {
+            best = key;
+            victim = id;
+          }
+        }
+        cycles.push({ taskIds: c, victim });
+      }
+    }
+    return {
+      cycles,
+      blocked: blockedCount,
+      tookMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    };
+  }
+
+  /** Cancels the lowest-priority task of each cycle (reason deadlock), until no cycle is left. */
+  async resolveDeadlocks(): Promise<{ resolved: { cycle: string[]; cancelled: string }[] }> {
+    const resolved: { cycle: string[]; cancelled: string }[] = [];
+    for (let round = 0; round < 100; round++) {
+      const { cycles } = await this.detectDeadlocks();
+      if (cycles.length === 0) break;
+      for (const c of cycles) {
+        const res = await this.store.cancel('task', c.victim, 'deadlock');
+        if (!res.ok) continue;
+        this.logger.warn(
+          `deadlock: cancelled task ${c.victim} (lowest priority) to break the cycle ${[...c.taskIds, c.taskIds[0]].join(' -> ')}`,
+        );
+        this.events.emit('task.deadlocked', { taskId: c.victim, data: { cycle: c.taskIds } });
+        await this.effects.apply(res);
+        resolved.push({ cycle: c.taskIds, cancelled: c.victim });
+      }
+    }
+    return { resolved };
+  }
+}

@@ -1,0 +1,236 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code.enum';
+import { ConfigService } from '../config/config.service';
+import { EventsService } from '../events/events.service';
+import { MetricsService } from '../observability/metrics.service';
+import { decideRetry } from '../resilience/retry-policy';
+import { ScriptEffects } from './script-effects.service';
+import { asArray, type ScriptResult } from './script-result';
+import { TaskQueries, type WorkflowRecord } from './task-queries.service';
+import { type AttemptCost, type StartedTask, TaskStore } from './task-store.repository';
+import type { CancelReason, RetryPolicyConfig, TaskError, TaskRecord } from './task.types';
+
+export type FailResult =
+  | { accepted: false; status: string }
+  | { accepted: true; status: 'retrying'; retryAt: string; attempt: number }
+  | { accepted: true; status: 'failed' };
+
+/** How the caller applies an outcome: `detached` = do not wait for the job pushes it causes. */
+export interface ApplyOptions {
+  detached?: boolean;
+  cost?: AttemptCost;
+}
+
+/** State transitions of one task: start, complete, fail/retry, defer, cancel, requeue. */
+@Injectable()
+export class TaskLifecycle {
+  private readonly logger = new Logger(TaskLifecycle.name);
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly store: TaskStore,
+    private readonly effects: ScriptEffects,
+    private readonly queries: TaskQueries,
+    private readonly events: EventsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Marks the task of a job (id + READY generation) RUNNING; undefined for a stale job. */
+  async start(taskId: string, gen: string): Promise<StartedTask | undefined> {
+    const now = Date.now();
+    const started = await this.store.start(taskId, gen, this.config.queue.reconcileGraceMs, now);
+    if (!started) return undefined;
+    const { task, redelivered, readyAt } = started;
+    if (readyAt !== undefined && !redelivered) {
+      this.metrics.dispatchLatency.observe(
+        { capability: task.capability },
+        Math.max(0, now - readyAt) / 1000,
+      );
+    }
+    this.events.emit('task.running', {
+      taskId: task.id,
+      workflowId: task.workflowId,
+      capability: task.capability,
+      data: { attempt: task.attempt, redelivered },
+    });
+    return started;
+  }
+
+  /** Records which agent runs the attempt (visible on the record while it runs). */
+  async assign(taskId: string, agentId: string): Promise<void> {
+    await this.store.setFields(taskId, { agent: agentId });
+  }
+
+  /** Completes attempt `attempt` of a RUNNING task exactly once; false for a late/duplicate reply. */
+  async complete(
+    taskId: string,
+    attempt: number,
+    result: unknown,
+    agentId?: string,
+    opts: ApplyOptions = {},
+  ): Promise<boolean> {
+    const res = await this.store.complete(
+      taskId,
+      attempt,
+      JSON.stringify(result ?? null),
+      agentId ?? '',
+      opts.cost,
+    );
+    if (!res.ok) {
+      this.metrics.duplicateRepliesTotal.inc({ reason: 'complete' });
+      return false;
+    }
+    await this.effects.apply(res, { detached: opts.detached });
+    return true;
+  }
+
+  /**
+   * Fails attempt `attempt` of a RUNNING task: retried after a backoff when the policy allows,
+   * else FAILED and dead-lettered (its unfinished delegated descendants are cancelled).
+   */
+  async fail(
+    taskId: string,
+    attempt: number,
+    error: TaskError,
+    agentId?: string,
+    opts: ApplyOptions = {},
+  ): Promise<FailResult> {
+    const [retryJson, status, current, recorded] = await this.store.fields(
+      taskId,
+      'retry',
+      'status',
+      'attempt',
+      'agent',
+    );
+    if (status !== 'RUNNING' || current !== String(attempt)) {
+      this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
+      return { accepted: false, status: status ?? 'UNKNOWN' };
+    }
+    const policy = JSON.parse(retryJson ?? 'null') as RetryPolicyConfig;
+    const decision = decideRetry(error, attempt, policy);
+    const now = Date.now();
+    const res = decision.retry
+      ? await this.store.fail(
+          taskId,
+          attempt,
+          'retry',
+          JSON.stringify(error),
+          now + decision.delayMs,
+          'retry',
+          agentId ?? '',
+          opts.cost,
+          now,
+        )
+      : await this.store.fail(
+          taskId,
+          attempt,
+          'fail',
+          JSON.stringify(error),
+          0,
+          decision.reason === 'non_retryable' ? error.type : 'retries_exhausted',
+          agentId ?? '',
+          opts.cost,
+          now,
+        );
+    if (!res.ok) {
+      this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
+      return { accepted: false, status: res.status ?? 'UNKNOWN' };
+    }
+    await this.effects.apply(res, { detached: opts.detached });
+    if (res.status === 'FAILED') return { accepted: true, status: 'failed' }; // over budget
+    if (decision.retry) {
+      this.metrics.retryAttemptsTotal.inc({
+        agent: agentId || recorded || 'none',
+        error_type: error.type,
+      });
+      this.logger.log(
+        `task ${taskId} attempt ${attempt} failed (${error.type}); retry in ${decision.delayMs} ms`,
+      );
+      return {
+        accepted: true,
+        status: 'retrying',
+        retryAt: new Date(now + decision.delayMs).toISOString(),
+        attempt: attempt + 1,
+      };
+    }
+    return { accepted: true, status: 'failed' };
+  }
+
+  /** Not an attempt (e.g. no agent free): READY again after `delayMs`, same attempt. */
+  async defer(
+    taskId: string,
+    attempt: number,
+    reason: string,
+    delayMs: number,
+    opts: ApplyOptions = {},
+  ): Promise<boolean> {
+    const now = Date.now();
+    const res = await this.store.fail(
+      taskId,
+      attempt,
+      'defer',
+      '',
+      now + Math.max(0, delayMs),
+      `deferred: ${reason}`,
+      '',
+      {},
+      now,
+    );
+    if (!res.ok) return false;
+    await this.effects.apply(res, { detached: opts.detached });
+    return true;
+  }
+
+  /** Cancels a non-terminal task and its unfinished descendants; runners hear of it on ch:cancel. */
+  async cancel(taskId: string, reason: CancelReason = 'user'): Promise<TaskRecord> {
+    const res = await this.store.cancel('task', taskId, reason);
+    this.refuseUnlessOk(res, 'Task', taskId, (s) => `is already ${s}`);
+    await this.effects.apply(res, { wasRunning: wasRunning(res) });
+    return this.queries.getTask(taskId);
+  }
+
+  /** Cancels every non-terminal task of a workflow. */
+  async cancelWorkflow(
+    workflowId: string,
+  ): Promise<{ workflow: WorkflowRecord; cancelled: number }> {
+    const res = await this.store.cancel('workflow', workflowId, 'user');
+    this.refuseUnlessOk(res, 'Workflow', workflowId, (s) => `is already ${s}`);
+    await this.effects.apply(res, { wasRunning: wasRunning(res) });
+    return {
+      workflow: (await this.queries.findWorkflow(workflowId))!,
+      cancelled: asArray(res.cancelled).length,
+    };
+  }
+
+  /** Runs a dead-lettered task again from attempt 0 (and revives dependents it had failed). */
+  async requeue(taskId: string): Promise<TaskRecord> {
+    const res = await this.store.requeue(taskId);
+    this.refuseUnlessOk(res, 'Task', taskId, (s) => `is ${s}, not in the dead-letter list`);
+    await this.effects.apply(res);
+    return this.queries.getTask(taskId);
+  }
+
+  /** The one place that turns a script's refusal into 404 (unknown) or 409 (wrong state). */
+  private refuseUnlessOk(
+    res: ScriptResult,
+    what: 'Task' | 'Workflow',
+    id: string,
+    why: (status: string) => string,
+  ): void {
+    if (res.ok) return;
+    if (!res.status) throw AppException.notFound(what.toLowerCase(), id);
+    throw new AppException(ErrorCode.Conflict, `${what} '${id}' ${why(res.status)}`, {
+      [what === 'Task' ? 'taskId' : 'workflowId']: id,
+      status: res.status,
+    });
+  }
+}
+
+function wasRunning(res: ScriptResult): Set<string> {
+  return new Set(
+    asArray(res.cancelled)
+      .filter((c) => c[1] === 'RUNNING')
+      .map((c) => c[0]),
+  );
+}

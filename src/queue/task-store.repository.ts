@@ -1,0 +1,390 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { ConfigService } from '../config/config.service';
+import { defineLuaCommands, RedisService } from '../redis/redis.service';
+import { evictionPolicyVerdict } from './eviction-policy.util';
+import { QueueKeys } from './queue-keys';
+import { parseScriptResult, type ScriptResult } from './script-result';
+import { buildInputs, decodeTask, type DependencyInfo, flatToObject } from './task-record.codec';
+import type { TaskRecord } from './task.types';
+
+/** The Lua commands of commands/ (defined on the queue connection). */
+interface QueueCommands {
+  enqueue(base: string, input: string, now: number): Promise<string>;
+  start(
+    base: string,
+    id: string,
+    gen: string,
+    now: number,
+    graceMs: number,
+  ): Promise<[string[], string[], number] | null>;
+  complete(
+    base: string,
+    id: string,
+    attempt: number,
+    result: string,
+    now: number,
+    agent: string,
+    usd: number,
+    tin: number,
+    tout: number,
+  ): Promise<string>;
+  fail(
+    base: string,
+    id: string,
+    attempt: number,
+    mode: FailMode,
+    error: string,
+    due: number,
+    reason: string,
+    now: number,
+    agent: string,
+    usd: number,
+    tin: number,
+    tout: number,
+  ): Promise<string>;
+  cancel(
+    base: string,
+    what: 'task' | 'workflow',
+    id: string,
+    reason: string,
+    now: number,
+  ): Promise<string>;
+  requeue(base: string, id: string, now: number): Promise<string>;
+  blockedGraph(base: string): Promise<[number, string[], (string | number)[]]>;
+}
+
+export type FailMode = 'retry' | 'defer' | 'fail';
+
+/** Cost of one attempt as the executor reported it. */
+export interface AttemptCost {
+  usd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+/** A task the start script marked RUNNING, with its dependencies' results as inputs. */
+export interface StartedTask {
+  task: TaskRecord;
+  redelivered: boolean;
+  /** When it became READY (ms), for the dispatch-latency metric. */
+  readyAt?: number;
+}
+
+/** The dependency fields read to build inputs. */
+const DEP_FIELDS = ['ref', 'wf', 'status', 'result'] as const;
+
+/** Where the Lua files are: beside this file (Jest/swc) and in dist/ (copied by the build). */
+const COMMANDS_DIR = join(__dirname, 'commands');
+
+/**
+ * The task store: the queue's only access to Redis. It owns the queue's connection, runs the Lua
+ * scripts (one typed method per script) and reads records and indexes. Rules live in the services.
+ */
+@Injectable()
+export class TaskStore implements OnModuleInit {
+  private readonly logger = new Logger(TaskStore.name);
+  private conn!: Redis & QueueCommands;
+  readonly keys: QueueKeys;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly redis: RedisService,
+  ) {
+    this.keys = new QueueKeys(redis.key('q', config.queue.name) + ':');
+  }
+
+  get base(): string {
+    return this.keys.base;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!existsSync(COMMANDS_DIR)) {
+      throw new Error(
+        `queue Lua scripts not found at ${COMMANDS_DIR} (did the build copy the assets?)`,
+      );
+    }
+    this.conn = this.redis.createConnection({
+      name: 'switchyard-queue',
+      // Concurrent callers' scripts issued in the same tick go out in one write.
+      enableAutoPipelining: true,
+    }) as Redis & QueueCommands;
+    defineLuaCommands(this.conn, COMMANDS_DIR);
+    await this.checkEvictionPolicy();
+  }
+
+  /** A dedicated subscriber connection (pub/sub channels of the queue). */
+  subscriber(): Redis {
+    return this.redis.createConnection({
+      name: 'switchyard-queue-sub',
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+    });
+  }
+
+  /** Redis must not evict queue data: refuse to start unless maxmemory-policy is noeviction. */
+  private async checkEvictionPolicy(): Promise<void> {
+    let policy: string | undefined;
+    try {
+      const reply = await this.conn.config('GET', 'maxmemory-policy');
+      policy = reply[1];
+    } catch (e) {
+      this.logger.warn(`could not read Redis maxmemory-policy: ${(e as Error).message}`);
+      return;
+    }
+    const { verdict, message } = evictionPolicyVerdict(policy, this.config.redis.allowEviction);
+    if (verdict === 'refuse') throw new Error(message);
+    if (verdict === 'warn') this.logger.warn(message);
+  }
+
+  // ------------------------------------------------------------------ scripts
+
+  async enqueue(input: unknown, now = Date.now()): Promise<ScriptResult> {
+    return parseScriptResult(await this.conn.enqueue(this.base, JSON.stringify(input), now));
+  }
+
+  /** Marks the task of a job RUNNING; undefined for a stale job. */
+  async start(
+    taskId: string,
+    gen: string,
+    graceMs: number,
+    now = Date.now(),
+  ): Promise<StartedTask | undefined> {
+    const res = await this.conn.start(this.base, taskId, gen, now, graceMs);
+    if (!res) return undefined;
+    const [flat, depFlat, redelivered] = res;
+    const h = flatToObject(flat);
+    const deps: DependencyInfo[] = [];
+    for (let i = 0; i + 4 < depFlat.length; i += 5)
+      deps.push(depFlat.slice(i, i + 5) as DependencyInfo);
+    return {
+      task: decodeTask(h, buildInputs(h.wf || undefined, deps)),
+      redelivered: redelivered === 1,
+      readyAt: h.readyAt ? Number(h.readyAt) : undefined,
+    };
+  }
+
+  async complete(
+    id: string,
+    attempt: number,
+    resultJson: string,
+    agent: string,
+    cost: AttemptCost = {},
+    now = Date.now(),
+  ): Promise<ScriptResult> {
+    return parseScriptResult(
+      await this.conn.complete(
+        this.base,
+        id,
+        attempt,
+        resultJson,
+        now,
+        agent,
+        cost.usd ?? 0,
+        cost.inputTokens ?? 0,
+        cost.outputTokens ?? 0,
+      ),
+    );
+  }
+
+  async fail(
+    id: string,
+    attempt: number,
+    mode: FailMode,
+    errorJson: string,
+    due: number,
+    reason: string,
+    agent: string,
+    cost: AttemptCost = {},
+    now = Date.now(),
+  ): Promise<ScriptResult> {
+    return parseScriptResult(
+      await this.conn.fail(
+        this.base,
+        id,
+        attempt,
+        mode,
+        errorJson,
+        due,
+        reason,
+        now,
+        agent,
+        cost.usd ?? 0,
+        cost.inputTokens ?? 0,
+        cost.outputTokens ?? 0,
+      ),
+    );
+  }
+
+  async cancel(
+    what: 'task' | 'workflow',
+    id: string,
+    reason: string,
+    now = Date.now(),
+  ): Promise<ScriptResult> {
+    return parseScriptResult(await this.conn.cancel(this.base, what, id, reason, now));
+  }
+
+  async requeue(id: string, now = Date.now()): Promise<ScriptResult> {
+    return parseScriptResult(await this.conn.requeue(this.base, id, now));
+  }
+
+  blockedGraph(): Promise<[number, string[], (string | number)[]]> {
+    return this.conn.blockedGraph(this.base);
+  }
+
+  // ------------------------------------------------------------------ records
+
+  async findRaw(id: string): Promise<Record<string, string> | undefined> {
+    const h = await this.conn.hgetall(this.keys.task(id));
+    return h.id ? h : undefined;
+  }
+
+  /** One task with its inputs (its COMPLETED dependencies' results). */
+  async findTask(id: string): Promise<TaskRecord | undefined> {
+    const h = await this.findRaw(id);
+    if (!h) return undefined;
+    const deps = JSON.parse(h.deps ?? '[]') as string[];
+    const info = await this.dependencyInfo(deps);
+    return decodeTask(
+      h,
+      deps.length > 0
+        ? buildInputs(
+            h.wf || undefined,
+            deps.map((d) => info.get(d)!),
+          )
+        : undefined,
+    );
+  }
+
+  async fields(id: string, ...names: string[]): Promise<(string | null)[]> {
+    return this.conn.hmget(this.keys.task(id), ...names);
+  }
+
+  async setFields(id: string, values: Record<string, string | number>): Promise<void> {
+    await this.conn.hset(this.keys.task(id), values);
+  }
+
+  /** Records without inputs, in the order of `ids` (missing ones skipped). */
+  async loadMany(ids: string[]): Promise<TaskRecord[]> {
+    if (ids.length === 0) return [];
+    const p = this.conn.pipeline();
+    for (const id of ids) p.hgetall(this.keys.task(id));
+    const rows = (await p.exec()) ?? [];
+    const out: TaskRecord[] = [];
+    for (const [err, h] of rows) {
+      if (err) throw err;
+      const rec = h as Record<string, string>;
+      if (rec.id) out.push(decodeTask(rec));
+    }
+    return out;
+  }
+
+  /** id → [id, ref, wf, status, result] of each dependency, one pipeline. */
+  async dependencyInfo(deps: string[]): Promise<Map<string, DependencyInfo>> {
+    const info = new Map<string, DependencyInfo>();
+    if (deps.length === 0) return info;
+    const p = this.conn.pipeline();
+    for (const d of deps) p.hmget(this.keys.task(d), ...DEP_FIELDS);
+    const rows = (await p.exec()) ?? [];
+    deps.forEach((d, i) => {
+      const r = (rows[i]?.[1] ?? []) as (string | null)[];
+      info.set(d, [d, r[0] ?? '', r[1] ?? '', r[2] ?? '', r[3] ?? '']);
+    });
+    return info;
+  }
+
+  async workflowRaw(id: string): Promise<Record<string, string> | undefined> {
+    const h = await this.conn.hgetall(this.keys.workflow(id));
+    return h.id ? h : undefined;
+  }
+
+  // ------------------------------------------------------------------ indexes
+
+  /** `[member, score]` pairs of a sorted set from `min` (exclusive form allowed), ascending. */
+  async rangeByScore(
+    key: string,
+    min: string,
+    max: string,
+    limit: number,
+  ): Promise<[string, number][]> {
+    const flat = await this.conn.zrangebyscore(key, min, max, 'WITHSCORES', 'LIMIT', 0, limit);
+    const out: [string, number][] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
+    return out;
+  }
+
+  /** Members with a score up to `max`, ascending, at most `limit`. */
+  membersUpTo(key: string, max: number, limit: number): Promise<string[]> {
+    return this.conn.zrangebyscore(key, '-inf', max, 'LIMIT', 0, limit);
+  }
+
+  /** `[member, score]` pairs, highest score first, below `maxExclusive` when given. */
+  async rangeByScoreDesc(
+    key: string,
+    maxExclusive: number | undefined,
+    limit: number,
+  ): Promise<[string, number][]> {
+    const max = maxExclusive === undefined ? '+inf' : `(${maxExclusive}`;
+    const flat = await this.conn.zrevrangebyscore(
+      key,
+      max,
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const out: [string, number][] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
+    return out;
+  }
+
+  countAbove(key: string, minExclusive: string): Promise<number> {
+    return this.conn.zcount(key, minExclusive, '+inf');
+  }
+
+  members(key: string): Promise<string[]> {
+    return this.conn.zrange(key, '0', '-1');
+  }
+
+  async removeMembers(key: string, members: string[]): Promise<void> {
+    if (members.length > 0) await this.conn.zrem(key, ...members);
+  }
+
+  async removeFromSet(key: string, members: string[]): Promise<void> {
+    if (members.length > 0) await this.conn.srem(key, ...members);
+  }
+
+  /** ZCARD of each key, one pipeline. */
+  async cardinalities(keys: string[]): Promise<number[]> {
+    const p = this.conn.pipeline();
+    for (const k of keys) p.zcard(k);
+    return ((await p.exec()) ?? []).map(([e, v]) => {
+      if (e) throw e;
+      return Number(v);
+    });
+  }
+
+  /** Field values of many tasks, one pipeline. */
+  async fieldsOfMany(ids: string[], ...names: string[]): Promise<(string | null)[][]> {
+    if (ids.length === 0) return [];
+    const p = this.conn.pipeline();
+    for (const id of ids) p.hmget(this.keys.task(id), ...names);
+    return ((await p.exec()) ?? []).map(([e, v]) => {
+      if (e) throw e;
+      return v as (string | null)[];
+    });
+  }
+
+  /** Asks the scripts to publish on ch:done when this task ends (see waitForTerminal). */
+  async watch(id: string): Promise<void> {
+    await this.conn.hset(this.keys.task(id), 'watch', '1');
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.conn.publish(channel, message);
+  }
+}

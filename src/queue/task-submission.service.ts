@@ -1,0 +1,259 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code.enum';
+import { ConfigService } from '../config/config.service';
+import { withSpan } from '../observability/tracing';
+import { resolveRetryPolicy } from '../resilience/retry-policy';
+import { refusal, ScriptEffects } from './script-effects.service';
+import type { ScriptResult } from './script-result';
+import { TaskQueries, type WorkflowRecord } from './task-queries.service';
+import { TaskStore } from './task-store.repository';
+import type { CreateTaskInput, CreateWorkflowInput } from './task.schemas';
+import { type RetryPolicyConfig, type TaskRecord, TaskStatus } from './task.types';
+import { validateWorkflow } from './workflow-validation.util';
+
+/** One task as the enqueue script takes it. */
+interface NewTask {
+  id: string;
+  wf?: string;
+  ref?: string;
+  desc?: string;
+  cap: string;
+  payload: string;
+  prio: number;
+  deps: string[];
+  depsJson: string;
+  onDep: string;
+  timeout: number;
+  retry: string;
+  idem?: string;
+  bUsd?: number;
+  bTok?: number;
+}
+
+/** A stable digest of a request body, to tell a retry from a different request under one key. */
+const digest = (value: unknown): string =>
+  createHash('sha256')
+    .update(JSON.stringify(value) ?? 'null')
+    .digest('base64url');
+
+/** Submission: single tasks, delegated children, bulk loads and workflows. */
+@Injectable()
+export class TaskSubmission {
+  private readonly defaults: RetryPolicyConfig;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly store: TaskStore,
+    private readonly effects: ScriptEffects,
+    private readonly queries: TaskQueries,
+  ) {
+    const q = config.queue;
+    this.defaults = {
+      maxRetries: q.retryMaxRetries,
+      baseDelayMs: q.retryBaseDelayMs,
+      maxDelayMs: q.retryMaxDelayMs,
+      jitter: [q.retryJitterMin, q.retryJitterMax],
+    };
+  }
+
+  /**
+   * Submits one task. `created` is false when the idempotency key was seen before (the earlier
+   * task is returned). With `parentTaskId` the task is a delegated child: without an explicit
+   * key, the same (parent, capability, payload) returns the earlier child unless that one failed.
+   */
+  async enqueue(input: CreateTaskInput): Promise<{ task: TaskRecord; created: boolean }> {
+    return withSpan('task_enqueue', { capability: input.capability }, async () => {
+      const id = input.id ?? randomUUID();
+      const deps = [...new Set(input.dependsOn ?? [])];
+      if (deps.includes(id)) {
+        throw new AppException(ErrorCode.ValidationFailed, `Task '${id}' depends on itself`, {
+          cycle: [id],
+          fields: [{ field: 'dependsOn', message: 'a task cannot depend on itself' }],
+        });
+      }
+      const parent = input.parentTaskId;
+      const idem =
+        input.idempotencyKey ??
+        (parent
+          ? `child:${parent}:${input.capability}:${digest(input.payload ?? null)}`
+          : undefined);
+      const { idempotencyKey: _key, ...body } = input;
+      const task = this.toNewTask(input, id, deps, '', { idem });
+      const q = this.config.queue;
+      const res = await this.run({
+        tasks: [task],
+        idem: idem ?? null,
+        idemHash: input.idempotencyKey ? digest(body) : null,
+        idemReuseFailed: !input.idempotencyKey && parent !== undefined,
+        workflow: null,
+        parent: parent ?? null,
+        limits: {
+          maxDepth: q.delegationMaxDepth,
+          maxChildren: q.delegationMaxChildren,
+          maxRepeats: q.delegationMaxRepeats,
+        },
+      });
+      if (res.existing) return { task: await this.queries.getTask(res.existing), created: false };
+      const status = res.statuses?.[0];
+      // Answer from what the script returned when nothing else could have changed the record.
+      if (
+        !parent &&
+        deps.length === 0 &&
+        (status === TaskStatus.Ready || status === TaskStatus.Blocked)
+      ) {
+        return { task: this.recordOf(task, status, input, res.now), created: true };
+      }
+      return { task: await this.queries.getTask(id), created: true };
+    });
+  }
+
+  /** Bulk submission without a workflow (benchmarks, imports): one script call per chunk. */
+  async enqueueMany(inputs: CreateTaskInput[], chunk = 500): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < inputs.length; i += chunk) {
+      const tasks = inputs.slice(i, i + chunk).map((input) => {
+        const id = input.id ?? randomUUID();
+        return this.toNewTask(input, id, [...new Set(input.dependsOn ?? [])], '');
+      });
+      await this.run({ tasks, idem: null, workflow: null });
+      ids.push(...tasks.map((t) => t.id));
+    }
+    return ids;
+  }
+
+  /** Submits a workflow: a DAG of tasks with local refs. Refused with 400 if it has a cycle. */
+  async submitWorkflow(
+    input: CreateWorkflowInput,
+  ): Promise<{ workflow: WorkflowRecord; tasks: TaskRecord[]; created: boolean }> {
+    return withSpan('task_enqueue', { workflow: true, tasks: input.tasks.length }, async () => {
+      validateWorkflow(input, this.config.queue.maxWorkflowTasks);
+      const workflowId = randomUUID();
+      const idOf = new Map(input.tasks.map((t) => [t.ref, t.id ?? randomUUID()] as const));
+      const tasks = input.tasks.map((t, i) => {
+        const deps = [
+          ...new Set([
+            ...(t.dependsOn ?? []).map((r) => idOf.get(r)!),
+            ...(t.dependsOnTasks ?? []),
+          ]),
+        ];
+        return this.toNewTask(t, idOf.get(t.ref)!, deps, `tasks.${i}.`, {
+          wf: workflowId,
+          ref: t.ref,
+        });
+      });
+      const { idempotencyKey, ...body } = input;
+      const res = await this.run({
+        tasks,
+        idem: null,
+        idemHash: idempotencyKey ? digest(body) : null,
+        workflow: {
+          id: workflowId,
+          name: input.name ?? '',
+          idem: idempotencyKey ?? null,
+          bUsd: input.budget?.usd ?? 0,
+          bTok: input.budget?.tokens ?? 0,
+        },
+      });
+      const wf = await this.queries.getWorkflow(res.existing ?? workflowId);
+      return { ...wf, created: res.existing === undefined };
+    });
+  }
+
+  private async run(
+    input: Record<string, unknown> & { tasks: NewTask[] },
+  ): Promise<ScriptResult & { now: number }> {
+    const now = Date.now();
+    const res = { ...(await this.store.enqueue(input, now)), now };
+    if (res.conflict) {
+      throw new AppException(ErrorCode.Conflict, `Task '${res.conflict}' already exists`, {
+        taskId: res.conflict,
+      });
+    }
+    const refused = refusal(res);
+    if (refused) throw refused;
+    await this.effects.apply(res);
+    return res;
+  }
+
+  private toNewTask(
+    input: Omit<CreateTaskInput, 'dependsOn' | 'idempotencyKey' | 'parentTaskId'>,
+    id: string,
+    deps: string[],
+    field: string,
+    extra: { wf?: string; ref?: string; idem?: string } = {},
+  ): NewTask {
+    const payload = JSON.stringify(input.payload ?? null);
+    const bytes = Buffer.byteLength(payload, 'utf8');
+    const max = this.config.queue.maxPayloadBytes;
+    if (bytes > max) {
+      throw new AppException(
+        ErrorCode.PayloadTooLarge,
+        `${field}payload is ${bytes} bytes; the limit is ${max}`,
+        {
+          fields: [{ field: `${field}payload`, message: 'too large' }],
+          limitBytes: max,
+        },
+      );
+    }
+    let retry: RetryPolicyConfig;
+    try {
+      retry = resolveRetryPolicy(this.defaults, input.retry ?? {});
+    } catch (e) {
+      throw AppException.validation('Invalid retry policy', [
+        { field: `${field}retry.jitter`, message: (e as Error).message },
+      ]);
+    }
+    return {
+      id,
+      wf: extra.wf,
+      ref: extra.ref,
+      desc: input.description,
+      cap: input.capability,
+      payload,
+      prio: input.priority ?? 5,
+      deps,
+      depsJson: JSON.stringify(deps),
+      onDep: input.onDependencyFailure ?? 'fail',
+      timeout: input.timeoutMs ?? this.config.queue.defaultTimeoutMs,
+      retry: JSON.stringify(retry),
+      idem: extra.idem,
+      ...(input.budget ? { bUsd: input.budget.usd ?? 0, bTok: input.budget.tokens ?? 0 } : {}),
+    };
+  }
+
+  /** The record a fresh READY/BLOCKED task has, built from what was stored (no read back). */
+  private recordOf(t: NewTask, status: TaskStatus, input: CreateTaskInput, at: number): TaskRecord {
+    const now = new Date(at).toISOString();
+    const rec: TaskRecord = {
+      id: t.id,
+      description: t.desc,
+      capability: t.cap,
+      payload: input.payload ?? null,
+      priority: t.prio,
+      dependsOn: t.deps,
+      onDependencyFailure: t.onDep as TaskRecord['onDependencyFailure'],
+      timeoutMs: t.timeout,
+      retry: JSON.parse(t.retry) as RetryPolicyConfig,
+      idempotencyKey: t.idem,
+      status,
+      attempt: 0,
+      createdAt: now,
+      updatedAt: now,
+      runs: 0,
+      rootTaskId: t.id,
+      depth: 0,
+      budget:
+        input.budget && ((input.budget.usd ?? 0) > 0 || (input.budget.tokens ?? 0) > 0)
+          ? {
+              ...((input.budget.usd ?? 0) > 0 ? { usd: input.budget.usd } : {}),
+              ...((input.budget.tokens ?? 0) > 0 ? { tokens: input.budget.tokens } : {}),
+            }
+          : undefined,
+    };
+    for (const k of Object.keys(rec) as (keyof TaskRecord)[])
+      if (rec[k] === undefined) delete rec[k];
+    return rec;
+  }
+}
