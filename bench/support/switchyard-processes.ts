@@ -62,9 +62,15 @@ export class SwitchyardStack {
     return child;
   }
 
-  async startControlPlane(): Promise<string> {
+  /**
+   * `profileDir`: the control plane writes a V8 CPU profile there when it exits (`--cpu-prof`),
+   * for `npm run bench -- pipeline --profile DIR`.
+   */
+  async startControlPlane(profileDir?: string): Promise<string> {
     const port = await freePort();
-    this.start(['serve'], this.env({ PORT: String(port) }));
+    const more: Record<string, string> = { PORT: String(port) };
+    if (profileDir) more.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
+    this.start(['serve'], this.env(more));
     const url = `http://127.0.0.1:${port}`;
     await this.until(
       `control plane at ${url}`,

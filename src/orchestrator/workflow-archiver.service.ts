@@ -37,10 +37,17 @@ export class WorkflowArchiverService implements OnModuleInit, OnModuleDestroy {
     try {
       const workflow = await this.queue.findWorkflow(workflowId);
       if (!workflow) return;
-      const tasks = await this.queue.listTasks({ workflow: workflowId, limit: 1000 });
+      // Every task, page by page (a workflow may hold QUEUE_MAX_WORKFLOW_TASKS = 10,000).
+      const tasks = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.queue.listTasks({ workflow: workflowId, limit: 1000, cursor });
+        tasks.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
       await this.archive.archive(workflowId, {
         workflow,
-        tasks: tasks.items,
+        tasks,
         archivedAt: new Date().toISOString(),
       });
     } catch (e) {

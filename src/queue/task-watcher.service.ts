@@ -25,7 +25,7 @@ export class TaskWatcher implements OnModuleInit, OnModuleDestroy {
     private readonly queries: TaskQueries,
   ) {}
 
-  async onModuleInit(): Promise<void> {
+  onModuleInit(): void {
     const sub = this.store.subscriber();
     this.sub = sub;
     const { doneChannel, cancelChannel } = this.store.keys;
@@ -40,15 +40,17 @@ export class TaskWatcher implements OnModuleInit, OnModuleDestroy {
     });
     // Re-subscribed by ioredis after a reconnect; a wait that missed a signal meanwhile
     // re-reads the record when it times out, so nothing waits forever.
-    await sub.subscribe(doneChannel, cancelChannel).catch((e: Error) => {
+    // Not awaited: while Redis is down the app must still boot (and answer 503).
+    sub.subscribe(doneChannel, cancelChannel).catch((e: Error) => {
       this.logger.warn(`queue channels not subscribed yet (${e.message}); ioredis retries`);
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  onModuleDestroy(): void {
     for (const set of this.waiters.values()) for (const w of set) w();
     this.waiters.clear();
-    await this.sub?.quit().catch(() => this.sub?.disconnect());
+    // Nothing to flush on a subscriber; quit() would wait forever while Redis is down.
+    this.sub?.disconnect();
   }
 
   /** Listens for cancellations of RUNNING tasks (every instance hears every one). */

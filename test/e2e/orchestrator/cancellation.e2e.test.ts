@@ -103,3 +103,69 @@ describe('cancelling a running command agent (e2e, real processes)', () => {
     expect(agent.load).toBe(0);
   });
 });
+
+/**
+ * The cancel reaches the control plane that dispatched the task by its own path (Redis pub/sub
+ * from the cancel script), not through the live feed: both instances run with LIVE_FANOUT=false.
+ */
+describe('cancelling through another control plane, live fan-out off (e2e)', () => {
+  const cluster = new Cluster('xcancel');
+  let dir: string;
+  const pids: number[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sy-e2e-xcancel-'));
+    await ensureBuilt();
+  });
+  afterAll(async () => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await cluster.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a cancel on the API-only instance stops the task dispatched by the other', async () => {
+    const dispatcher = await cluster.startControlPlane('cpa', { LIVE_FANOUT: 'false' });
+    const apiOnly = await cluster.startControlPlane('cpb', {
+      LIVE_FANOUT: 'false',
+      ORCHESTRATOR_ENABLED: 'false',
+    });
+    const apiA = new Api(dispatcher.url);
+    const apiB = new Api(apiOnly.url);
+    await cluster.startWorker('wx', join(E2E_AGENTS, 'cancel'), ['spawner'], apiA);
+    const pidFile = join(dir, 'pids.json');
+    const task = await apiB.submit('/v1/tasks', {
+      capability: 'spawn-sleep',
+      payload: { pidFile },
+      timeoutMs: 120_000,
+    });
+    const { pid, childPid } = await cluster.waitFor(
+      async () => {
+        if (!existsSync(pidFile)) return undefined;
+        try {
+          return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; childPid: number };
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+      'the agent script to write its pids',
+      100,
+    );
+    pids.push(pid, childPid);
+    const r = await apiB.post(`/v1/tasks/${task.id}/cancel`);
+    expect(r.status).toBe(200);
+    await cluster.waitFor(
+      async () => !processAlive(pid) && !processAlive(childPid),
+      5000,
+      `pids ${pid} and ${childPid} to be gone after a cancel on the other instance`,
+      50,
+    );
+    expect((await apiA.get(`/v1/tasks/${task.id}`)).body.status).toBe('CANCELLED');
+  });
+});

@@ -161,7 +161,7 @@ describe('delegation trees (real Redis)', () => {
       tasks: [{ ref: 'lead', id: 'lead', capability: 'x' }],
     });
     expect(workflow.budget).toEqual({ usd: 1 });
-    await run(h, tasks[0]!.id);
+    await run(h, tasks[0].id);
     await h.queue.enqueue({ id: 'w1', capability: 'y', payload: 1, parentTaskId: 'lead' });
     await run(h, 'w1');
     await h.queue.complete('w1', 0, 'ok', 'agent-a', {
