@@ -9,13 +9,12 @@ import { setupTracing } from '../../src/observability/tracing';
 import {
   type BenchOptions,
   type BenchReport,
-  LatencyRecorder,
   medianOf,
   nowMs,
+  openLoop,
   progress,
   ratios,
   round,
-  sleep,
 } from '../harness';
 
 /**
@@ -138,7 +137,9 @@ async function runOurs(p: Params, namespace: string): Promise<SideResult> {
         messageType: 'task',
         payload: { i },
       });
-    const latency = await openLoop(p.rpcCount, p.rpcRate, rpc);
+    const latency = await openLoop(p.rpcCount, p.rpcRate, rpc, {
+      warmup: Math.max(50, Math.floor(p.rpcCount / 10)),
+    });
 
     // 10 agents
     const agents = await Promise.all(
@@ -362,7 +363,9 @@ async function runRaw(p: Params, namespace: string): Promise<SideResult> {
           },
         );
       });
-    const latency = await openLoop(p.rpcCount, p.rpcRate, rpc);
+    const latency = await openLoop(p.rpcCount, p.rpcRate, rpc, {
+      warmup: Math.max(50, Math.floor(p.rpcCount / 10)),
+    });
 
     // 10 agents
     const agentChans = await Promise.all(
@@ -418,36 +421,6 @@ async function runRaw(p: Params, namespace: string): Promise<SideResult> {
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
   }
-}
-
-/**
- * Open loop: starts call i at t0 + i/rate whatever the previous calls are doing, and records each
- * call's own duration. A warm-up of 10% (at least 50 calls) is run first and not recorded.
- */
-async function openLoop(
-  count: number,
-  ratePerS: number,
-  call: (i: number) => Promise<unknown>,
-): Promise<LatencyRecorder> {
-  const warm = Math.max(50, Math.floor(count / 10));
-  for (let i = 0; i < warm; i++) await call(-1 - i);
-  const rec = new LatencyRecorder();
-  const interval = 1000 / ratePerS;
-  const start = nowMs();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < count; i++) {
-    const due = start + i * interval;
-    const wait = due - nowMs();
-    if (wait > 1) await sleep(wait);
-    const t = nowMs();
-    inFlight.push(
-      call(i).then(() => {
-        rec.recordMs(nowMs() - t);
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  return rec;
 }
 
 async function cleanup(url: string, namespace: string, agentQueues: string[]): Promise<void> {

@@ -12,14 +12,13 @@ import { RedisService } from '../../src/redis/redis.service';
 import {
   type BenchOptions,
   type BenchReport,
-  LatencyRecorder,
   medianOf,
   nowMs,
+  openLoop,
   progress,
   ratios,
   round,
   type Scenario,
-  sleep,
 } from '../harness';
 
 /**
@@ -110,38 +109,6 @@ async function closedLoop<T>(
     }),
   );
   return (items.length / (nowMs() - t0)) * 1000;
-}
-
-/**
- * Open loop: issues query i at t0 + i / rate whether or not earlier ones finished, and records
- * each query's latency from when it was issued. Returns the recorder and the worst lag of the
- * issuing schedule (how late a query was issued; near 0 means the schedule was kept).
- */
-async function openLoop(
-  count: number,
-  ratePerS: number,
-  query: (i: number) => Promise<unknown>,
-): Promise<{ latency: LatencyRecorder; maxLagMs: number }> {
-  const latency = new LatencyRecorder();
-  const inFlight = new Set<Promise<void>>();
-  const t0 = nowMs();
-  let maxLagMs = 0;
-  for (let i = 0; i < count;) {
-    const now = nowMs();
-    while (i < count && t0 + (i * 1000) / ratePerS <= now) {
-      maxLagMs = Math.max(maxLagMs, now - (t0 + (i * 1000) / ratePerS));
-      const started = nowMs();
-      const p: Promise<void> = query(i).then(() => {
-        latency.recordMs(nowMs() - started);
-        inFlight.delete(p);
-      });
-      inFlight.add(p);
-      i++;
-    }
-    await sleep(1);
-  }
-  await Promise.all(inFlight);
-  return { latency, maxLagMs };
 }
 
 class BaselineRegistry {
@@ -274,19 +241,19 @@ async function oneRep(
     const result = {
       ours: {
         register_per_s: round(oursRegister, 0),
-        find_p50_ms: o.latency.percentileMs(50),
-        find_p99_ms: o.latency.percentileMs(99),
+        find_p50_ms: o.percentileMs(50),
+        find_p99_ms: o.percentileMs(99),
       },
       base: {
         register_per_s: round(baseRegister, 0),
-        find_p50_ms: b.latency.percentileMs(50),
-        find_p99_ms: b.latency.percentileMs(99),
+        find_p50_ms: b.percentileMs(50),
+        find_p99_ms: b.percentileMs(99),
       },
       match,
       lag: round(Math.max(o.maxLagMs, b.maxLagMs), 2),
       baseRate,
       baseQueries,
-      ping: [floor.latency.percentileMs(50), floor.latency.percentileMs(99)] as const,
+      ping: [floor.percentileMs(50), floor.percentileMs(99)] as const,
     };
     progress(
       `rep ${rep}: ours ${JSON.stringify(result.ours)} baseline ${JSON.stringify(result.base)}`,

@@ -5,9 +5,12 @@ import Redis from 'ioredis';
 import {
   type BenchOptions,
   type BenchReport,
+  epochMs,
   LatencyRecorder,
   medianOf,
   nowMs,
+  openLoop,
+  processCpuMicros,
   progress,
   ratios,
   round,
@@ -18,24 +21,30 @@ import { deleteKeys } from '../support/redis-keys';
 
 const AGENTS = join(__dirname, '..', '..', '..', 'bench', 'agents');
 const CAPABILITY = 'bench-noop';
-const epochMs = (): number => performance.timeOrigin + performance.now();
 
-/** Submits `count` tasks through POST /v1/tasks with `concurrency` clients; returns their ids. */
+/**
+ * Submits `count` tasks through POST /v1/tasks with `concurrency` clients, spread round-robin over
+ * every control plane of the stack; returns their ids.
+ */
 async function submitClosedLoop(
   stack: SwitchyardStack,
   count: number,
   concurrency: number,
 ): Promise<string[]> {
   const ids: string[] = [];
+  const urls = stack.controlPlanes.map((c) => c.url);
   let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, client) => {
+      const base = urls[client % urls.length];
       while (next < count) {
         next++;
-        const res = await stack.api('POST', '/v1/tasks', {
-          capability: CAPABILITY,
-          payload: { n: next },
-        });
+        const res = await stack.api(
+          'POST',
+          '/v1/tasks',
+          { capability: CAPABILITY, payload: { n: next } },
+          base,
+        );
         if (!res.ok) throw new Error(`submit failed: ${res.status} ${await res.text()}`);
         ids.push(((await res.json()) as { id: string }).id);
       }
@@ -80,48 +89,47 @@ async function startTimes(stack: SwitchyardStack, ids: Set<string>): Promise<Map
   return out;
 }
 
-async function oursRun(stack: SwitchyardStack, size: number, rate: number, latencySeconds: number) {
-  // Throughput: closed loop, `size` tasks through the whole path.
+/** CPU microseconds used so far by all the stack's control planes. */
+const controlPlaneCpu = (stack: SwitchyardStack): number =>
+  stack.controlPlanes.reduce((sum, c) => sum + processCpuMicros(c.pid), 0);
+
+/** Throughput: closed loop, `size` tasks through the whole path; with the control planes' CPU. */
+async function throughputRun(stack: SwitchyardStack, size: number) {
   const before = await completedCount(stack);
+  const cpu0 = controlPlaneCpu(stack);
   const t0 = nowMs();
   const ids = await submitClosedLoop(stack, size, 64);
   await waitCompleted(stack, before + ids.length, 120_000);
   const tasksPerS = (ids.length / (nowMs() - t0)) * 1000;
+  return {
+    tasks_per_s: round(tasksPerS, 1),
+    cp_cpu_us_per_task: round((controlPlaneCpu(stack) - cpu0) / ids.length, 1),
+  };
+}
 
-  // Dispatch latency: open loop at a fixed arrival rate; submit → executor start.
+async function oursRun(stack: SwitchyardStack, size: number, rate: number, latencySeconds: number) {
+  const throughput = await throughputRun(stack, size);
+
+  // Dispatch latency: open loop at a fixed arrival rate; from the *scheduled* submit time to the
+  // executor's start (stamped by the worker), so a lagging driver cannot hide latency.
+  const before = await completedCount(stack);
   const total = rate * latencySeconds;
-  const submitted = new Map<string, number>();
-  const start = nowMs();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - nowMs();
-    if (wait > 1) await sleep(wait);
-    inflight.push(
-      (async () => {
-        const at = epochMs();
-        const res = await stack.api('POST', '/v1/tasks', {
-          capability: CAPABILITY,
-          payload: { i },
-        });
-        const { id } = (await res.json()) as { id: string };
-        submitted.set(id, at);
-      })(),
-    );
-  }
-  await Promise.all(inflight);
-  const before2 = await completedCount(stack);
-  void before2;
-  await waitCompleted(stack, before + ids.length + total, 60_000);
-  const started = await startTimes(stack, new Set(submitted.keys()));
+  const scheduledAt = new Map<string, number>();
+  await openLoop(total, rate, async (i, scheduled) => {
+    const res = await stack.api('POST', '/v1/tasks', { capability: CAPABILITY, payload: { i } });
+    const { id } = (await res.json()) as { id: string };
+    scheduledAt.set(id, scheduled);
+  });
+  await waitCompleted(stack, before + total, 60_000);
+  const started = await startTimes(stack, new Set(scheduledAt.keys()));
   const lat = new LatencyRecorder();
-  for (const [id, at] of submitted) {
+  for (const [id, at] of scheduledAt) {
     const s = started.get(id);
     if (s !== undefined) lat.recordMs(Math.max(0, s - at));
   }
   if (lat.count < total) throw new Error(`only ${lat.count}/${total} latency samples`);
   return {
-    tasks_per_s: round(tasksPerS, 1),
+    ...throughput,
     dispatch_p50_ms: lat.percentileMs(50),
     dispatch_p99_ms: lat.percentileMs(99),
   };
@@ -161,12 +169,10 @@ async function baselineRun(redisUrl: string, size: number, rate: number, latency
     const tasksPerS = (size / (nowMs() - t0)) * 1000;
     latencyPhase = true;
     const total = rate * latencySeconds;
-    const start = nowMs();
-    for (let i = 0; i < total; i++) {
-      const wait = start + (i * 1000) / rate - nowMs();
-      if (wait > 1) await sleep(wait);
-      void queue.add('noop', { at: epochMs() }, { removeOnComplete: true });
-    }
+    // Same driver as ours: the processor measures from the scheduled time.
+    await openLoop(total, rate, (_, scheduled) =>
+      queue.add('noop', { at: scheduled }, { removeOnComplete: true }),
+    );
     while (done < size + total) await sleep(5);
     return {
       tasks_per_s: round(tasksPerS, 1),
@@ -189,14 +195,17 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
   const size = opts.size ?? 5000;
   const rate = Number(opts.flags.rate ?? 200);
   const latencySeconds = Number(opts.flags.seconds ?? 5);
+  const controlPlanes = Number(opts.flags['control-planes'] ?? 1);
+  const profileDir = opts.flags.profile;
   const stack = new SwitchyardStack(opts.redisUrl, opts.amqpUrl, {
     ORCHESTRATOR_CONCURRENCY: '512',
   });
   const ours: Record<string, number>[] = [];
   const base: Record<string, number>[] = [];
+  const multi: Record<string, number>[] = [];
   try {
     progress('starting a control plane and a worker process');
-    await stack.startControlPlane();
+    await stack.startControlPlane(profileDir);
     await stack.startWorker(AGENTS, 'bench-worker-1');
     await stack.waitForAgents(CAPABILITY, 1);
     progress('warm-up');
@@ -208,27 +217,48 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
       ours.push(await oursRun(stack, size, rate, latencySeconds));
       progress(`  ours ${JSON.stringify(ours.at(-1))} raw ${JSON.stringify(base.at(-1))}`);
     }
+    if (controlPlanes > 1) {
+      progress(
+        `starting ${controlPlanes - 1} more control plane(s) on the same Redis and RabbitMQ`,
+      );
+      for (let i = 1; i < controlPlanes; i++) await stack.startControlPlane();
+      for (let r = 0; r < opts.reps; r++) {
+        multi.push(await throughputRun(stack, size));
+        progress(`  ${controlPlanes} control planes: ${JSON.stringify(multi.at(-1))}`);
+      }
+    }
   } finally {
     await stack.stop();
     await deleteKeys(opts.redisUrl, stack.prefix);
   }
   const results = medianOf(ours);
   const baseline = medianOf(base);
+  const ratio = ratios(results, baseline, ['tasks_per_s', 'dispatch_p50_ms', 'dispatch_p99_ms']);
+  if (multi.length > 0) {
+    const m = medianOf(multi);
+    results[`tasks_per_s_${controlPlanes}cp`] = m.tasks_per_s!;
+    results[`cp_cpu_us_per_task_${controlPlanes}cp`] = m.cp_cpu_us_per_task!;
+    ratio[`control_planes_${controlPlanes}_vs_1`] = round(m.tasks_per_s / results.tasks_per_s, 3);
+  }
   return {
     scenario: 'pipeline',
     size,
     reps: opts.reps,
     results,
     baseline,
-    ratio: ratios(results, baseline, ['tasks_per_s', 'dispatch_p50_ms', 'dispatch_p99_ms']),
+    ratio,
     goals: {
       'tasks_per_s>=2000': (results.tasks_per_s ?? 0) >= 2000,
+      'tasks_per_s_ratio>=0.25': (ratio.tasks_per_s ?? 0) >= 0.25,
+      'cp_cpu_us_per_task<=300': (results.cp_cpu_us_per_task ?? Infinity) <= 300,
       'dispatch_p50_ms<=3': (results.dispatch_p50_ms ?? Infinity) <= 3,
       'dispatch_p99_ms<=15': (results.dispatch_p99_ms ?? Infinity) <= 15,
     },
     conditions: {
       path: 'HTTP POST /v1/tasks (64 keep-alive clients) → Redis task record + BullMQ → dispatch (discovery + slot reservation) → RabbitMQ persistent publish with confirm → worker process (builtin stamp handler) → response over RabbitMQ → exactly-once completion',
-      processes: '1 control plane + 1 worker (separate processes), bench client in a third',
+      processes: `${controlPlanes > 1 ? `1, then ${controlPlanes}` : '1'} control plane(s) + 1 worker (separate processes), bench client in another`,
+      cp_cpu:
+        'user+system CPU of the control-plane processes over the throughput phase (/proc), per task',
       arrival_rate_per_s: rate,
       latency_samples: rate * latencySeconds,
       baseline:

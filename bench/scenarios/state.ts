@@ -12,30 +12,10 @@ import {
   progress,
   ratios,
   round,
-  sleep,
+  openLoop,
 } from '../harness';
 import { startS3ServerProcess } from '../support/s3-test-server';
 import { buildStateStack } from '../support/state-stack';
-
-/** Open loop: starts `count` calls at a fixed rate, latency measured from each scheduled start. */
-async function openLoop(
-  count: number,
-  perSecond: number,
-  call: (i: number) => Promise<void>,
-): Promise<LatencyRecorder> {
-  const recorder = new LatencyRecorder();
-  const interval = 1000 / perSecond;
-  const start = nowMs();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < count; i++) {
-    const scheduled = start + i * interval;
-    const wait = scheduled - nowMs();
-    if (wait > 0) await sleep(wait);
-    inFlight.push(call(i).then(() => recorder.recordMs(nowMs() - scheduled)));
-  }
-  await Promise.all(inFlight);
-  return recorder;
-}
 
 async function deletePrefix(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });

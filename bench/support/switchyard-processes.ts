@@ -26,6 +26,8 @@ export class SwitchyardStack {
   readonly namespace = `sybench-${this.id}`;
   readonly processes: ChildProcess[] = [];
   url = '';
+  /** Every control plane started: its URL and pid (for CPU accounting). */
+  readonly controlPlanes: { url: string; pid: number }[] = [];
   private readonly stderr: string[] = [];
 
   constructor(
@@ -70,7 +72,7 @@ export class SwitchyardStack {
     const port = await freePort();
     const more: Record<string, string> = { PORT: String(port) };
     if (profileDir) more.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
-    this.start(['serve'], this.env(more));
+    const child = this.start(['serve'], this.env(more));
     const url = `http://127.0.0.1:${port}`;
     await this.until(
       `control plane at ${url}`,
@@ -78,6 +80,7 @@ export class SwitchyardStack {
       async () => (await fetch(`${url}/health/ready`)).ok,
     );
     this.url ||= url;
+    this.controlPlanes.push({ url, pid: child.pid! });
     return url;
   }
 
@@ -92,8 +95,8 @@ export class SwitchyardStack {
     });
   }
 
-  api(method: string, path: string, body?: unknown): Promise<Response> {
-    return fetch(`${this.url}${path}`, {
+  api(method: string, path: string, body?: unknown, base = this.url): Promise<Response> {
+    return fetch(`${base}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${this.token}`,
