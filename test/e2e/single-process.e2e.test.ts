@@ -6,7 +6,7 @@ import { MessageBus } from '../../src/bus/message-bus';
 import { DiscoveryService } from '../../src/discovery/discovery.service';
 import { EventsService } from '../../src/events/events.service';
 import type { SwitchyardEvent } from '../../src/events/switchyard-event.type';
-import type { TaskResultPayload } from '../../src/orchestrator/task-message.schema';
+import type { TaskResultPayload } from '../../src/contracts/task-message.schema';
 import { BreakerRegistry } from '../../src/resilience/breaker-registry.service';
 import { EmbeddedWorkerModule } from '../../src/worker/embedded-worker.module';
 import { WorkerService } from '../../src/worker/worker.service';
