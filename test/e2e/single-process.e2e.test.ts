@@ -219,7 +219,7 @@ describe('single process: control plane + in-process agents on the memory bus (e
     const answer = (ok: boolean) => async (m: AgentMessage) => {
       const reply: TaskResultPayload = ok
         ? { ok: true, output: { by: m.toAgent } }
-        : { ok: false, error: { type: 'exit_nonzero', message: 'crashed', retryable: true } };
+        : { ok: false, error: { type: 'upstream_error', message: 'crashed', retryable: true } };
       await bus.sendResponse(m, {
         fromAgent: m.toAgent,
         messageType: 'response',
