@@ -235,7 +235,7 @@ export class AgentBreaker {
     this.failures.push(now);
     const window = this.options.settings.breakerRollingWindowMs;
     if (window > 0) {
-      while (this.failures.length > 0 && this.failures[0]! <= now - window) this.failures.shift();
+      while (this.failures.length > 0 && this.failures[0] <= now - window) this.failures.shift();
     }
     if (this.failures.length >= this.options.settings.breakerFailureThreshold) {
       this.pendingReason = 'failures';

@@ -16,10 +16,7 @@ import { DiscoveryService } from '../discovery/discovery.service';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
 import { workerControlId } from '../contracts/worker-control-id.util';
-import {
-  taskMessagePayloadSchema,
-  type TaskResultPayload,
-} from '../contracts/task-message.schema';
+import { taskMessagePayloadSchema, type TaskResultPayload } from '../contracts/task-message.schema';
 import { TaskQueueService } from '../queue/task-queue.service';
 import { TaskStatus } from '../queue/task.types';
 import { AgentRuntime, type DelegationParent } from './agent-runtime';
