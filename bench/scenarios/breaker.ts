@@ -3,6 +3,7 @@ import { ConfigService } from '../../src/config/config.service';
 import { loadConfig } from '../../src/config/load-config';
 import { EventsService } from '../../src/events/events.service';
 import { MetricsService } from '../../src/observability/metrics.service';
+import { LocalBreakerPeers } from '../../src/resilience/breaker-peers';
 import { BreakerRegistry } from '../../src/resilience/breaker-registry.service';
 import { type BenchOptions, type BenchReport, median, progress, round } from '../harness';
 
@@ -30,7 +31,12 @@ export async function breakerScenario(options: BenchOptions): Promise<BenchRepor
   const noop: Call = () => Promise.resolve(1);
 
   const config = new ConfigService(loadConfig({ LOG_LEVEL: 'warn' }));
-  const registry = new BreakerRegistry(config, new EventsService(), new MetricsService());
+  const registry = new BreakerRegistry(
+    config,
+    new EventsService(),
+    new MetricsService(),
+    new LocalBreakerPeers(),
+  );
   // Bare opossum with the options the registry uses (no call timeout: the queue owns timeouts).
   const raw = new CircuitBreaker<[Call], unknown>((fn) => fn(), {
     timeout: false,

@@ -173,9 +173,11 @@ export class MemoryMessageBus extends MessageBus {
   async request(input: AgentMessageInput, timeoutMs?: number): Promise<AgentMessage> {
     this.ensureReplyQueue();
     const enc = encodeMessage({ ...input, replyTo: this.replyTo }, this.options.maxMessageBytes);
+    // Only the agent the request went to may answer it, for the same attempt.
     const response = this.waiters.wait(
       enc.message.correlationId,
       timeoutMs ?? this.options.requestTimeoutMs,
+      { fromAgent: enc.message.toAgent, attempt: enc.message.attempt },
     );
     try {
       const q = this.queue(this.topology.agentQueue(enc.message.toAgent), 'redispatch');
@@ -202,8 +204,9 @@ export class MemoryMessageBus extends MessageBus {
     this.replyReady = true;
     const q = this.queue(this.topology.responseQueue(this.options.instanceId), 'parking');
     this.addConsumer(q, Math.max(this.options.prefetch, 200), async (message) => {
-      if (!this.waiters.deliver(message)) {
-        this.options.metrics?.duplicateRepliesTotal.inc({ reason: 'no_waiter' });
+      const outcome = this.waiters.deliver(message);
+      if (outcome !== 'delivered') {
+        this.options.metrics?.duplicateRepliesTotal.inc({ reason: outcome });
       }
     });
   }

@@ -1,10 +1,24 @@
 import type { AgentMessage } from './agent-message.schema';
 import { BusTimeoutError } from './bus-timeout.error';
 
+/** Who may answer a request: the agent it went to, for the attempt it carried. */
+export interface ReplyExpectation {
+  fromAgent: string;
+  attempt: number;
+}
+
+/**
+ * What became of a reply: handed to its waiter(s), kept for a late waiter (nobody waited yet),
+ * or dropped because it did not come from the agent the request went to, or carried another
+ * attempt (a forged or misrouted reply; counted, never delivered).
+ */
+export type ReplyOutcome = 'delivered' | 'no_waiter' | 'wrong_sender' | 'wrong_attempt';
+
 interface Waiter {
   resolve(message: AgentMessage): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
+  expect?: ReplyExpectation;
 }
 
 /**
@@ -21,11 +35,17 @@ export class ResponseWaiters {
     private readonly earlyTtlMs = 60_000,
   ) {}
 
-  wait(correlationId: string, timeoutMs: number): Promise<AgentMessage> {
+  /**
+   * Waits for the reply with this correlation id. With `expect`, only a reply from that agent for
+   * that attempt resolves it; others are dropped (see {@link deliver}) and the wait goes on.
+   */
+  wait(correlationId: string, timeoutMs: number, expect?: ReplyExpectation): Promise<AgentMessage> {
     const buffered = this.early.get(correlationId);
     if (buffered) {
       this.early.delete(correlationId);
-      return Promise.resolve(buffered.message);
+      if (mismatch(buffered.message, expect) === undefined) {
+        return Promise.resolve(buffered.message);
+      }
     }
     return new Promise<AgentMessage>((resolve, reject) => {
       const waiter: Waiter = {
@@ -41,6 +61,7 @@ export class ResponseWaiters {
             ),
           );
         }, timeoutMs),
+        expect,
       };
       const list = this.waiters.get(correlationId);
       if (list) list.push(waiter);
@@ -48,19 +69,33 @@ export class ResponseWaiters {
     });
   }
 
-  /** Hands a response to its waiters. Returns false when nobody waited (kept briefly for a late waiter). */
-  deliver(message: AgentMessage): boolean {
+  /**
+   * Hands a response to the waiters of its correlation id that accept it (see
+   * {@link ReplyExpectation}). When nobody waited it is kept briefly for a late waiter; when every
+   * waiter expected another sender or attempt it is dropped and they keep waiting.
+   */
+  deliver(message: AgentMessage): ReplyOutcome {
     const list = this.waiters.get(message.correlationId);
     if (!list || list.length === 0) {
       this.keepEarly(message);
-      return false;
+      return 'no_waiter';
     }
-    this.waiters.delete(message.correlationId);
+    let refused: ReplyOutcome | undefined;
+    const rest: Waiter[] = [];
     for (const w of list) {
+      const why = mismatch(message, w.expect);
+      if (why !== undefined) {
+        refused = why;
+        rest.push(w);
+        continue;
+      }
       clearTimeout(w.timer);
       w.resolve(message);
     }
-    return true;
+    if (rest.length === list.length) return refused ?? 'wrong_sender';
+    if (rest.length === 0) this.waiters.delete(message.correlationId);
+    else this.waiters.set(message.correlationId, rest);
+    return 'delivered';
   }
 
   get pending(): number {
@@ -96,4 +131,14 @@ export class ResponseWaiters {
     }
     this.early.set(message.correlationId, { message, at: now });
   }
+}
+
+function mismatch(
+  message: AgentMessage,
+  expect: ReplyExpectation | undefined,
+): 'wrong_sender' | 'wrong_attempt' | undefined {
+  if (!expect) return undefined;
+  if (message.fromAgent !== expect.fromAgent) return 'wrong_sender';
+  if (message.attempt !== expect.attempt) return 'wrong_attempt';
+  return undefined;
 }

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
-import { defineLuaCommands, RedisService } from '../redis/redis.service';
+import { LuaScripts } from '../redis/lua-scripts.loader';
+import { RedisService } from '../redis/redis.service';
 import { AgentRecordDecodeError, decodeAgentRecord } from './agent-record.codec';
 import type { AgentRecord, AgentStatus } from './agent-record.type';
 
@@ -85,12 +85,19 @@ interface DiscoveryCommands {
   releaseAgentSlot(...args: string[]): Promise<unknown>;
 }
 
-/** Where the scripts are: beside this file, or in src/ when running the compiled dist/ build. */
-export function discoveryCommandsDir(): string {
-  const beside = join(__dirname, 'commands');
-  if (existsSync(beside)) return beside;
-  return join(__dirname, '..', '..', '..', 'src', 'discovery', 'commands');
-}
+/** The scripts of `commands/` this repository calls (loaded at boot; a missing one stops it). */
+export const DISCOVERY_SCRIPTS = [
+  'register-agent-3',
+  'heartbeat-agent-2',
+  'deregister-agent-2',
+  'get-agent-2',
+  'find-agents-2',
+  'list-agents-2',
+  'list-capabilities-1',
+  'sweep-expired-agents-1',
+  'reserve-agent-slot-2',
+  'release-agent-slot-2',
+] as const;
 
 function asArray(value: unknown, what: string): unknown[] {
   if (!Array.isArray(value)) throw new AgentRecordDecodeError(`${what}: expected an array reply`);
@@ -109,16 +116,13 @@ const ratioArg = (r: number | undefined): string => (r === undefined ? '+inf' : 
  */
 @Injectable()
 export class AgentRegistryRepository {
-  private commands?: DiscoveryCommands;
+  private readonly cmd: DiscoveryCommands;
 
-  constructor(private readonly redis: RedisService) {}
-
-  private get cmd(): DiscoveryCommands {
-    if (!this.commands) {
-      defineLuaCommands(this.redis.client, discoveryCommandsDir());
-      this.commands = this.redis.client as unknown as DiscoveryCommands;
-    }
-    return this.commands;
+  constructor(private readonly redis: RedisService) {
+    this.cmd = LuaScripts.load(
+      join(__dirname, 'commands'),
+      DISCOVERY_SCRIPTS,
+    ).defineOn<DiscoveryCommands>(redis.client);
   }
 
   private get prefix(): string {

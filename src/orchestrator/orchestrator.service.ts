@@ -26,8 +26,8 @@ import { selectAgent } from '../resilience/select-agent.util';
 import { AgentLostError } from './agent-lost.error';
 import { AgentReportedFailure } from './agent-reported-failure.error';
 import { InFlightRegistry } from './in-flight.registry';
-import { workerControlId } from './worker-control-id.util';
-import { type TaskMessagePayload, taskResultPayloadSchema } from './task-message.schema';
+import { workerControlId } from '../contracts/worker-control-id.util';
+import { type TaskMessagePayload, taskResultPayloadSchema } from '../contracts/task-message.schema';
 
 /** Failures that are the task's own fault: they fail the task but say nothing about the agent. */
 const TASK_FAULT_TYPES = new Set([

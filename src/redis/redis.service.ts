@@ -1,8 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
 import { ConfigService } from '../config/config.service';
+import { LuaScripts } from './lua-scripts.loader';
 
 /**
  * The Redis adapter: every module reaches Redis through this class. It owns the shared command
@@ -105,27 +104,11 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 }
 
 /**
- * Defines every `<name>-<numberOfKeys>.lua` file of `dir` as a command on `client`, BullMQ style.
- * Returns the names defined. A file may include another with a line `--@include "<file>.lua"`.
+ * Defines every `<name>-<numberOfKeys>.lua` file of `dir` as a command on `client`. Returns the
+ * names defined. Kept for the queue module; new code declares its scripts with {@link LuaScripts}.
  */
 export function defineLuaCommands(client: Redis, dir: string): string[] {
-  const names: string[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.lua'))) {
-    const match = /^(.+)-(\d+)\.lua$/.exec(file);
-    if (!match) continue;
-    const [, name, keys] = match as unknown as [string, string, string];
-    const lua = expandIncludes(dir, readFileSync(join(dir, file), 'utf8'), new Set([file]));
-    const command = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    client.defineCommand(command, { numberOfKeys: Number(keys), lua });
-    names.push(command);
-  }
-  return names;
-}
-
-function expandIncludes(dir: string, lua: string, seen: Set<string>): string {
-  return lua.replace(/^--@include "([^"]+)"\s*$/gm, (_, file: string) => {
-    if (seen.has(file)) throw new Error(`Lua include cycle at ${file}`);
-    const inner = readFileSync(join(dir, file), 'utf8');
-    return expandIncludes(dir, inner, new Set([...seen, file]));
-  });
+  const scripts = LuaScripts.loadAll(dir);
+  scripts.defineOn(client);
+  return scripts.commands;
 }

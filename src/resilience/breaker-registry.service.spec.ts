@@ -1,17 +1,11 @@
 import { Logger } from '@nestjs/common';
-import type { AgentMessage, AgentMessageInput } from '../bus/agent-message.schema';
-import {
-  type BusState,
-  type MessageHandler,
-  MessageBus,
-  type Subscription,
-} from '../bus/message-bus';
 import { ConfigService } from '../config/config.service';
 import { type Env, loadConfig } from '../config/load-config';
 import { EventsService } from '../events/events.service';
 import type { SwitchyardEvent } from '../events/switchyard-event.type';
 import { MetricsService } from '../observability/metrics.service';
 import { BreakerOpenError } from './breaker-open.error';
+import { LocalBreakerPeers } from './breaker-peers';
 import { BreakerRegistry } from './breaker-registry.service';
 import type { BreakerErrorClassifier } from './error-classifier';
 
@@ -32,86 +26,24 @@ const ok = () => Promise.resolve('ok');
 const boom = () => Promise.reject(new AgentError());
 const slowTimeout = () => Promise.reject(new TimeoutError());
 
-/**
- * Broadcast-only in-process bus connecting registries in one test (the bus module's own memory
- * transport is tested by its owner; here it only carries breaker transitions).
- */
-class LoopbackBus extends MessageBus {
-  private readonly handlers = new Set<MessageHandler>();
-  readonly sent: AgentMessage[] = [];
-  connect(): Promise<void> {
-    return Promise.resolve();
-  }
-  broadcastEvent(input: AgentMessageInput): Promise<AgentMessage> {
-    const message: AgentMessage = {
-      id: '00000000-0000-4000-8000-000000000000',
-      correlationId: 'c',
-      timestamp: new Date().toISOString(),
-      priority: 5,
-      attempt: 0,
-      ...input,
-    };
-    this.sent.push(message);
-    return Promise.all(
-      [...this.handlers].map((h) => h(message, { redelivered: false, headers: {} })),
-    ).then(() => message);
-  }
-  subscribeBroadcasts(handler: MessageHandler): Promise<Subscription> {
-    this.handlers.add(handler);
-    return Promise.resolve({
-      cancel: () => {
-        this.handlers.delete(handler);
-        return Promise.resolve();
-      },
-    });
-  }
-  sendTask(): Promise<AgentMessage> {
-    throw new Error('not used');
-  }
-  sendResponse(): Promise<AgentMessage> {
-    throw new Error('not used');
-  }
-  subscribe(): Promise<Subscription> {
-    throw new Error('not used');
-  }
-  subscribeResponses(): Promise<Subscription> {
-    throw new Error('not used');
-  }
-  request(): Promise<AgentMessage> {
-    throw new Error('not used');
-  }
-  waitForResponse(): Promise<AgentMessage> {
-    throw new Error('not used');
-  }
-  get state(): BusState {
-    return 'connected';
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 interface Harness {
   registry: BreakerRegistry;
   events: SwitchyardEvent[];
   metrics: MetricsService;
 }
 
-function makeRegistry(
-  env: Env = {},
-  extra: { bus?: MessageBus; classifier?: BreakerErrorClassifier } = {},
-): Harness {
+function makeRegistry(env: Env = {}, extra: { classifier?: BreakerErrorClassifier } = {}): Harness {
   const config = new ConfigService(loadConfig({ SWITCHYARD_ADMIN_TOKEN: 'x'.repeat(24), ...env }));
   const eventsService = new EventsService();
   const events: SwitchyardEvent[] = [];
   eventsService.subscribe((e) => events.push(e));
   const metrics = new MetricsService();
+  // Sharing between instances is BreakerSync's (test/integration/resilience/breaker-sharing.*).
   const registry = new BreakerRegistry(
     config,
     eventsService,
     metrics,
-    undefined,
-    extra.bus,
+    new LocalBreakerPeers(),
     extra.classifier,
   );
   return { registry, events, metrics };
@@ -464,49 +396,6 @@ describe('BreakerRegistry', () => {
         }),
       ).toBe(false);
       expect(h.registry.state('a2')).toBe('closed');
-    });
-
-    it('shares transitions between two registries over the bus', async () => {
-      await h.registry.onModuleDestroy();
-      const bus = new LoopbackBus();
-      const a = makeRegistry({}, { bus });
-      const b = makeRegistry({}, { bus });
-      h = a;
-      await a.registry.onApplicationBootstrap();
-      await b.registry.onApplicationBootstrap();
-      try {
-        await failTimes(a.registry, 'agent-x', 5);
-        await a.registry.whenIdle();
-        expect(b.registry.state('agent-x')).toBe('open');
-        expect(b.registry.canDispatch('agent-x')).toBe(false);
-        expect(b.events).toEqual([]);
-        expect(bus.sent[0]).toMatchObject({
-          messageType: 'control',
-          fromAgent: a.registry.instanceId,
-          payload: { kind: 'breaker', agentId: 'agent-x', state: 'open', failures: 5 },
-        });
-
-        b.registry.reset('agent-x');
-        await b.registry.whenIdle();
-        expect(a.registry.state('agent-x')).toBe('closed');
-
-        // Messages of other kinds on the broadcast exchange are ignored.
-        await bus.broadcastEvent({
-          fromAgent: 'x',
-          toAgent: 'y',
-          messageType: 'control',
-          payload: { kind: 'something-else', agentId: 'agent-x', state: 'open' },
-        });
-        await bus.broadcastEvent({
-          fromAgent: 'x',
-          toAgent: 'y',
-          messageType: 'control',
-          payload: { kind: 'breaker', agentId: 'agent-x', state: 'bogus' },
-        });
-        expect(a.registry.state('agent-x')).toBe('closed');
-      } finally {
-        await b.registry.onModuleDestroy();
-      }
     });
   });
 });

@@ -10,6 +10,7 @@ import { loadConfig } from '../config/load-config';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
 import { tracer } from '../observability/tracing';
+import { LocalBreakerPeers } from './breaker-peers';
 import { BreakerRegistry } from './breaker-registry.service';
 
 describe('BreakerRegistry tracing', () => {
@@ -18,6 +19,7 @@ describe('BreakerRegistry tracing', () => {
     new ConfigService(loadConfig({})),
     new EventsService(),
     new MetricsService(),
+    new LocalBreakerPeers(),
   );
 
   beforeAll(() => {

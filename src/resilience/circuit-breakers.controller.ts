@@ -1,7 +1,9 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators';
 import { Role } from '../auth/role.enum';
+import { AppException } from '../common/errors/app.exception';
+import { DiscoveryService } from '../discovery/discovery.service';
 import { BreakerRegistry } from './breaker-registry.service';
 import {
   AgentIdParamDto,
@@ -13,7 +15,20 @@ import {
 @ApiTags('circuit-breakers')
 @Controller('v1/circuit-breakers')
 export class CircuitBreakersController {
-  constructor(private readonly registry: BreakerRegistry) {}
+  constructor(
+    private readonly registry: BreakerRegistry,
+    private readonly discovery: DiscoveryService,
+  ) {}
+
+  /**
+   * 404 unless the agent is known: this instance holds a breaker for it, or it is registered.
+   * (A reset must not create a breaker — and a metrics series — for any id someone types.)
+   */
+  private async assertKnown(agentId: string): Promise<void> {
+    if (this.registry.isTracked(agentId)) return;
+    if (await this.discovery.tryGet(agentId)) return;
+    throw AppException.notFound('agent', agentId);
+  }
 
   @Get()
   @ApiOperation({ summary: 'Every per-agent circuit breaker this instance knows' })
@@ -26,10 +41,12 @@ export class CircuitBreakersController {
   @ApiOperation({
     summary: "One agent's circuit breaker",
     description:
-      'Every agent has a breaker; one this instance never called reports closed with `tracked: false`.',
+      'A registered agent this instance never called reports closed with `tracked: false`; an agent neither tracked here nor registered is 404.',
   })
   @ApiOkResponse({ type: CircuitBreakerDetailDto })
-  get(@Param() params: AgentIdParamDto): CircuitBreakerDetailDto {
+  @ApiNotFoundResponse({ description: 'No breaker here and no registered agent with this id' })
+  async get(@Param() params: AgentIdParamDto): Promise<CircuitBreakerDetailDto> {
+    await this.assertKnown(params.agentId);
     return this.registry.snapshot(params.agentId);
   }
 
@@ -40,7 +57,9 @@ export class CircuitBreakersController {
     summary: "Closes an agent's breaker and clears its failures, on every control-plane instance",
   })
   @ApiOkResponse({ type: CircuitBreakerDto })
-  reset(@Param() params: AgentIdParamDto): CircuitBreakerDto {
+  @ApiNotFoundResponse({ description: 'No breaker here and no registered agent with this id' })
+  async reset(@Param() params: AgentIdParamDto): Promise<CircuitBreakerDto> {
+    await this.assertKnown(params.agentId);
     return this.registry.reset(params.agentId);
   }
 }

@@ -3,7 +3,7 @@ import {
   calculateDelay,
   decideRetry,
   DEFAULT_RETRY_POLICY,
-  isRetryable,
+  shouldRetryError,
   resolveRetryPolicy,
   RetriesExhaustedError,
   RetryPolicyEngine,
@@ -38,14 +38,14 @@ describe('calculateDelay', () => {
   });
 });
 
-describe('isRetryable / decideRetry', () => {
+describe('shouldRetryError / decideRetry', () => {
   it('retries timeouts, connection errors and busy agents; never validation, auth, not found', () => {
     for (const t of ['timeout', 'connection', 'agent_busy'])
-      expect(isRetryable(err(t, false))).toBe(true);
+      expect(shouldRetryError(err(t, false))).toBe(true);
     for (const t of ['validation', 'auth', 'not_found'])
-      expect(isRetryable(err(t, true))).toBe(false);
-    expect(isRetryable(err('weird', true))).toBe(true);
-    expect(isRetryable(err('weird', false))).toBe(false);
+      expect(shouldRetryError(err(t, true))).toBe(false);
+    expect(shouldRetryError(err('weird', true))).toBe(true);
+    expect(shouldRetryError(err('weird', false))).toBe(false);
   });
 
   it('honours per-task retryOn / noRetryOn overrides', () => {
@@ -53,8 +53,8 @@ describe('isRetryable / decideRetry', () => {
       retryOn: ['not_found'],
       noRetryOn: ['timeout'],
     });
-    expect(isRetryable(err('not_found'), policy)).toBe(true);
-    expect(isRetryable(err('timeout'), policy)).toBe(false);
+    expect(shouldRetryError(err('not_found'), policy)).toBe(true);
+    expect(shouldRetryError(err('timeout'), policy)).toBe(false);
   });
 
   it('retries up to maxRetries, then gives up', () => {

@@ -1,4 +1,5 @@
 import type { RetryPolicyConfig, TaskError } from '../queue/task.types';
+import { errorTypeOf, isRetryableType } from './task-error-catalogue';
 
 /** Seed defaults: max 3 retries, base 2 s, cap 60 s, exponential, jitter ×[0.8, 1.2]. */
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicyConfig> = Object.freeze({
@@ -7,27 +8,6 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicyConfig> = Object.freeze({
   maxDelayMs: 60_000,
   jitter: [0.8, 1.2] as [number, number],
 });
-
-/** Transient error classes: worth another attempt (seed: TimeoutError, ConnectionError, AgentBusyError). */
-export const RETRYABLE_ERROR_TYPES: ReadonlySet<string> = new Set([
-  'timeout',
-  'connection',
-  'agent_busy',
-  'agent_unavailable',
-  'agent_lost',
-  'rate_limited',
-  'internal',
-]);
-
-/** Permanent error classes: retrying cannot help (seed: ValidationError, AuthenticationError, NotFoundError). */
-export const NON_RETRYABLE_ERROR_TYPES: ReadonlySet<string> = new Set([
-  'validation',
-  'auth',
-  'forbidden',
-  'not_found',
-  'cancelled',
-  'upstream_failed',
-]);
 
 export type RetryDecision =
   | { retry: true; delayMs: number; /** 0 for the first retry. */ retryIndex: number }
@@ -59,14 +39,13 @@ export function resolveRetryPolicy(
 
 /**
  * Is this error worth another attempt? Per-task `noRetryOn` wins, then per-task `retryOn`, then
- * the built-in classes; an unknown type falls back to what the executor said (`error.retryable`).
+ * the task-error catalogue; a type the catalogue does not know falls back to what the executor
+ * said (`error.retryable`).
  */
-export function isRetryable(error: TaskError, policy?: RetryPolicyConfig): boolean {
+export function shouldRetryError(error: TaskError, policy?: RetryPolicyConfig): boolean {
   if (policy?.noRetryOn?.includes(error.type)) return false;
   if (policy?.retryOn?.includes(error.type)) return true;
-  if (NON_RETRYABLE_ERROR_TYPES.has(error.type)) return false;
-  if (RETRYABLE_ERROR_TYPES.has(error.type)) return true;
-  return error.retryable;
+  return isRetryableType(error.type, error.retryable);
 }
 
 /**
@@ -95,7 +74,7 @@ export function decideRetry(
   policy: RetryPolicyConfig,
   random: RandomSource = Math.random,
 ): RetryDecision {
-  if (!isRetryable(error, policy)) return { retry: false, reason: 'non_retryable' };
+  if (!shouldRetryError(error, policy)) return { retry: false, reason: 'non_retryable' };
   if (attempt >= policy.maxRetries) return { retry: false, reason: 'retries_exhausted' };
   return { retry: true, delayMs: calculateDelay(attempt, policy, random), retryIndex: attempt };
 }
@@ -103,15 +82,10 @@ export function decideRetry(
 /** Turns anything thrown into a {@link TaskError}, classifying common Node/transport errors. */
 export function toTaskError(err: unknown): TaskError {
   if (isTaskError(err)) return err;
-  const e = err as { name?: unknown; code?: unknown; message?: unknown } | null;
-  const name = typeof e?.name === 'string' ? e.name : '';
-  const code = typeof e?.code === 'string' ? e.code : '';
+  const e = err as { message?: unknown } | null;
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  let type = 'internal';
-  if (name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT') type = 'timeout';
-  else if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code))
-    type = 'connection';
-  return { type, message, retryable: RETRYABLE_ERROR_TYPES.has(type) };
+  const type = errorTypeOf(err);
+  return { type, message, retryable: isRetryableType(type) };
 }
 
 export function isTaskError(value: unknown): value is TaskError {

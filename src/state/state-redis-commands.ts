@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { defineLuaCommands } from '../redis/redis.service';
+import { LuaScripts } from '../redis/lua-scripts.loader';
 
 type Reply = [string, number];
 
@@ -56,21 +55,24 @@ export interface StateRedisCommands {
   ): Promise<number>;
 }
 
-const loaded = new WeakSet<Redis>();
+/** The scripts of `state/commands/` (each declares every key it touches in KEYS). */
+export const STATE_SCRIPTS = [
+  'state-lock-acquire-2',
+  'state-lock-release-1',
+  'state-lock-extend-1',
+  'state-write-4',
+  'state-load-3',
+  'state-uploaded-2',
+] as const;
+
+let scripts: LuaScripts | undefined;
 
 /**
- * Defines the state Lua commands on `client` (once per client) and returns it typed. The `.lua`
- * files are not copied by tsc, so a build in `dist/` reads them from `src/`.
+ * Defines the state Lua commands on `client` (once per client) and returns it typed. Called from
+ * the constructors of the state repository and the lock service, so a missing script stops the
+ * boot with a message naming it.
  */
 export function stateCommands(client: Redis): StateRedisCommands {
-  if (!loaded.has(client)) {
-    const dir = [
-      join(__dirname, 'commands'),
-      join(__dirname, '..', '..', '..', 'src', 'state', 'commands'),
-    ].find((d) => existsSync(join(d, 'state-write-4.lua')));
-    if (!dir) throw new Error(`state Lua scripts not found next to ${__dirname}`);
-    defineLuaCommands(client, dir);
-    loaded.add(client);
-  }
-  return client as unknown as StateRedisCommands;
+  scripts ??= LuaScripts.load(join(__dirname, 'commands'), STATE_SCRIPTS);
+  return scripts.defineOn<StateRedisCommands>(client);
 }

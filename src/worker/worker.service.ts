@@ -15,11 +15,8 @@ import { AgentStatus } from '../discovery/agent-record.type';
 import { DiscoveryService } from '../discovery/discovery.service';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
-import { workerControlId } from '../orchestrator/worker-control-id.util';
-import {
-  taskMessagePayloadSchema,
-  type TaskResultPayload,
-} from '../orchestrator/task-message.schema';
+import { workerControlId } from '../contracts/worker-control-id.util';
+import { taskMessagePayloadSchema, type TaskResultPayload } from '../contracts/task-message.schema';
 import { TaskQueueService } from '../queue/task-queue.service';
 import { TaskStatus } from '../queue/task.types';
 import { AgentRuntime, type DelegationParent } from './agent-runtime';

@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import request from 'supertest';
 import { hashToken } from '../../src/auth/api-key.service';
+import { DiscoveryService } from '../../src/discovery/discovery.service';
 import { EventsService } from '../../src/events/events.service';
 import type { SwitchyardEvent } from '../../src/events/switchyard-event.type';
 import { RedisService } from '../../src/redis/redis.service';
 import { BreakerRegistry } from '../../src/resilience/breaker-registry.service';
 import { deletePrefix } from '../support/redis-cleanup';
-import { auth, startTestApp, type TestApp } from '../support/test-app';
+import { BIN, ensureBuilt } from '../support/processes';
+import { ADMIN_TOKEN, auth, startTestApp, type TestApp } from '../support/test-app';
 
 const VIEWER_TOKEN = 'test-viewer-token-0123456789';
 const OPERATOR_TOKEN = 'test-operator-token-0123456789';
@@ -64,15 +67,63 @@ describe('circuit breakers /v1/circuit-breakers (e2e)', () => {
     expect(Date.parse(flaky.nextAttemptAt) - Date.parse(flaky.openedAt)).toBe(60_000);
   });
 
-  it('shows one breaker; an agent never called reports closed and untracked', async () => {
+  it('shows one breaker; a registered agent never called reports closed and untracked', async () => {
     const one = await request(t.server).get('/v1/circuit-breakers/flaky').set(auth()).expect(200);
     expect(one.body).toMatchObject({ agentId: 'flaky', state: 'open', tracked: true });
+    await t.app
+      .get(DiscoveryService)
+      .register({ id: 'registered-idle', capabilities: ['idle'], maxLoad: 1 });
     const fresh = await request(t.server)
-      .get('/v1/circuit-breakers/never-seen')
+      .get('/v1/circuit-breakers/registered-idle')
       .set(auth())
       .expect(200);
-    expect(fresh.body).toMatchObject({ agentId: 'never-seen', state: 'closed', tracked: false });
+    expect(fresh.body).toMatchObject({
+      agentId: 'registered-idle',
+      state: 'closed',
+      tracked: false,
+    });
   });
+
+  it('answers 404 for an agent neither tracked nor registered: GET, and a reset creates nothing', async () => {
+    const res = await request(t.server)
+      .get('/v1/circuit-breakers/never-seen')
+      .set(auth())
+      .expect(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+    expect(res.body.error.message).toMatch(/never-seen/);
+    await request(t.server)
+      .post('/v1/circuit-breakers/never-seen/reset')
+      .set(auth(OPERATOR_TOKEN))
+      .expect(404);
+    expect(registry.isTracked('never-seen')).toBe(false);
+    const metrics = await request(t.server).get('/metrics').expect(200);
+    expect(metrics.text).not.toMatch(/circuit_breaker_state\{agent="never-seen"\}/);
+  });
+
+  it('the CLI `circuit-breaker status <unknown>` exits 6 (not found)', async () => {
+    await t.app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(t.server.address() as { port: number }).port}`;
+    await ensureBuilt();
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'circuit-breaker', 'status', 'never-seen'], {
+        env: { PATH: process.env.PATH ?? '', SWITCHYARD_URL: url, SWITCHYARD_TOKEN: ADMIN_TOKEN },
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(run.code).toBe(6);
+    expect(run.stderr).toMatch(/never-seen/);
+    const known = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'circuit-breaker', 'status', 'flaky'], {
+        env: { PATH: process.env.PATH ?? '', SWITCHYARD_URL: url, SWITCHYARD_TOKEN: ADMIN_TOKEN },
+      });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    expect(known).toBe(0);
+  }, 120_000);
 
   it('answers 400 naming the field for a malformed agent id', async () => {
     const res = await request(t.server)

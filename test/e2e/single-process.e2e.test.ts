@@ -6,7 +6,7 @@ import { MessageBus } from '../../src/bus/message-bus';
 import { DiscoveryService } from '../../src/discovery/discovery.service';
 import { EventsService } from '../../src/events/events.service';
 import type { SwitchyardEvent } from '../../src/events/switchyard-event.type';
-import type { TaskResultPayload } from '../../src/orchestrator/task-message.schema';
+import type { TaskResultPayload } from '../../src/contracts/task-message.schema';
 import { BreakerRegistry } from '../../src/resilience/breaker-registry.service';
 import { EmbeddedWorkerModule } from '../../src/worker/embedded-worker.module';
 import { WorkerService } from '../../src/worker/worker.service';
@@ -219,7 +219,7 @@ describe('single process: control plane + in-process agents on the memory bus (e
     const answer = (ok: boolean) => async (m: AgentMessage) => {
       const reply: TaskResultPayload = ok
         ? { ok: true, output: { by: m.toAgent } }
-        : { ok: false, error: { type: 'exit_nonzero', message: 'crashed', retryable: true } };
+        : { ok: false, error: { type: 'upstream_error', message: 'crashed', retryable: true } };
       await bus.sendResponse(m, {
         fromAgent: m.toAgent,
         messageType: 'response',

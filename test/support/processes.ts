@@ -104,6 +104,13 @@ export async function ensureBuilt(): Promise<void> {
         () => resolve(), // exit code ignored: tsc emits despite unrelated type errors
       );
     });
+    // The .lua scripts and dist/main.js, as `npm run build` does (the app reads them from dist/).
+    await new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, [join(ROOT, 'scripts', 'copy-assets.js')], { cwd: ROOT }, (e) => {
+        if (e) reject(new Error(`scripts/copy-assets.js failed: ${e.message}`));
+        else resolve();
+      });
+    });
     writeFileSync(stamp, '');
     utimesSync(stamp, startedAt, startedAt);
   } finally {

@@ -1,58 +1,49 @@
+import { isRetryableType, TaskErrorType } from '../../resilience/task-error-catalogue';
 import type { ExecutionError, ExecutionResult, ExecutionUsage } from './executor.types';
 
 /**
- * Error classes an execution can end with, and whether the queue should retry them.
+ * The error classes an execution can end with: a subset of the task-error catalogue
+ * (src/resilience/task-error-catalogue.ts), which says what each means and whether it is retried.
  *
- * Retryable (the task goes back to READY after a backoff):
- * - `timeout`        the attempt ran past its timeout and was killed
- * - `connection`     the agent could not be reached (HTTP connect/DNS failure)
- * - `agent_busy`     the agent is at its `maxConcurrency`
- * - `rate_limited`   the agent answered 429
- * - `upstream_error` the agent answered 5xx
- * - `drained`        the worker shut down before the attempt finished; it was handed back
- *
- * Not retryable (the attempt's inputs or the agent are wrong; running it again gives the same answer):
- * - `validation`     the request or the agent definition is invalid (bad payload, missing `command`/`url`)
- * - `auth`           the agent answered 401/403
- * - `not_found`      the handler, executable or URL does not exist (ENOENT, 404)
- * - `refused_address` the HTTP agent's address is forbidden by the outbound address rules
- * - `bad_output`     the agent's output is not the JSON it must be
- * - `output_too_large` stdout/stderr/response body exceeded its cap
- * - `exit_nonzero`   the command exited non-zero or was killed by a signal (stderr tail in `details`)
- * - `http_status`    any other non-2xx HTTP answer
- * - `agent_error`    the agent reported failure (`claude`: `is_error: true`, `error_during_execution`)
- * - `max_turns`      `claude` stopped at `--max-turns`
- * - `handler_error`  a builtin handler threw
- * - `delegation_failed` a delegated child task failed (its error is in `details`)
- * - `cancelled`      the task was cancelled
+ * Retryable: `timeout`, `connection` (HTTP connect/DNS failure), `agent_busy` (at
+ * `maxConcurrency`), `rate_limited` (429), `upstream_error` (5xx), `drained` (the worker shut
+ * down before the attempt finished; handed back).
+ * Not retryable: `validation`, `auth` (401/403), `not_found` (ENOENT, 404), `refused_address`,
+ * `bad_output` (output is not the JSON it must be), `output_too_large`, `exit_nonzero`,
+ * `http_status`, `agent_error`, `max_turns`, `handler_error`, `delegation_failed`, `cancelled`.
  */
-export const EXECUTION_ERROR_TYPES = {
-  timeout: true,
-  connection: true,
-  agent_busy: true,
-  rate_limited: true,
-  upstream_error: true,
-  drained: true,
-  validation: false,
-  auth: false,
-  not_found: false,
-  refused_address: false,
-  bad_output: false,
-  output_too_large: false,
-  exit_nonzero: false,
-  http_status: false,
-  agent_error: false,
-  max_turns: false,
-  handler_error: false,
-  delegation_failed: false,
-  cancelled: false,
-} as const satisfies Record<string, boolean>;
+const EXECUTION_TYPES = [
+  TaskErrorType.Timeout,
+  TaskErrorType.Connection,
+  TaskErrorType.AgentBusy,
+  TaskErrorType.RateLimited,
+  TaskErrorType.UpstreamError,
+  TaskErrorType.Drained,
+  TaskErrorType.Validation,
+  TaskErrorType.Auth,
+  TaskErrorType.NotFound,
+  TaskErrorType.RefusedAddress,
+  TaskErrorType.BadOutput,
+  TaskErrorType.OutputTooLarge,
+  TaskErrorType.ExitNonzero,
+  TaskErrorType.HttpStatus,
+  TaskErrorType.AgentError,
+  TaskErrorType.MaxTurns,
+  TaskErrorType.HandlerError,
+  TaskErrorType.DelegationFailed,
+  TaskErrorType.Cancelled,
+] as const;
 
-export type ExecutionErrorType = keyof typeof EXECUTION_ERROR_TYPES;
+/** An execution error type, as its string value (executors write `failure('timeout', …)`). */
+export type ExecutionErrorType = `${(typeof EXECUTION_TYPES)[number]}`;
 
-export function isRetryable(type: ExecutionErrorType): boolean {
-  return EXECUTION_ERROR_TYPES[type];
-}
+/** Each execution error type → retryable, read from the catalogue. */
+export const EXECUTION_ERROR_TYPES: Readonly<Record<ExecutionErrorType, boolean>> = Object.freeze(
+  Object.fromEntries(EXECUTION_TYPES.map((t) => [t, isRetryableType(t)])) as Record<
+    ExecutionErrorType,
+    boolean
+  >,
+);
 
 /** Builds a failed result with the type's default retry class. */
 export function failure(
@@ -61,7 +52,7 @@ export function failure(
   details?: unknown,
   usage?: ExecutionUsage,
 ): Extract<ExecutionResult, { ok: false }> {
-  const error: ExecutionError = { type, message, retryable: isRetryable(type) };
+  const error: ExecutionError = { type, message, retryable: isRetryableType(type) };
   if (details !== undefined) error.details = details;
   return usage ? { ok: false, error, usage } : { ok: false, error };
 }
@@ -81,7 +72,7 @@ export class ExecutionFailure extends Error {
   ) {
     super(message);
     this.name = 'ExecutionFailure';
-    this.retryable = retryable ?? isRetryable(type);
+    this.retryable = retryable ?? isRetryableType(type);
   }
 
   toError(): ExecutionError {

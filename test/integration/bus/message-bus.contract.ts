@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import type { AgentMessage } from '../../../src/bus/agent-message.schema';
 import type { BusOptions } from '../../../src/bus/bus-options';
 import type { BusTopology } from '../../../src/bus/bus-topology';
@@ -246,6 +247,69 @@ export function messageBusContract(transport: string, factory: BusFactory): void
       expect(res.messageType).toBe('response');
       expect(res.payload).toEqual({ echo: 'ping' });
       expect(res.toAgent).toBe('requester');
+    });
+
+    it('request() drops a forged reply from another agent (or another attempt) and counts it', async () => {
+      // A bus of its own, so the metrics it reports can be read.
+      const counters = {
+        busMessagesTotal: new Counter({
+          name: 'forged_test_bus_messages_total',
+          help: 'test',
+          labelNames: ['message_type', 'direction'],
+          registers: [],
+        }),
+        duplicateRepliesTotal: new Counter({
+          name: 'forged_test_duplicate_replies_total',
+          help: 'test',
+          labelNames: ['reason'],
+          registers: [],
+        }),
+      };
+      const own = await factory({ metrics: counters });
+      try {
+        const b = own.bus;
+        await b.subscribe('responder', async (m) => {
+          // Another agent (gamma) answers first with the same correlation id, then a reply for
+          // another attempt, then the agent the request went to.
+          await b.sendResponse(m, {
+            fromAgent: 'gamma',
+            messageType: 'response',
+            payload: 'forged',
+          });
+          await b.sendResponse(m, {
+            fromAgent: 'responder',
+            messageType: 'response',
+            payload: 'stale',
+            attempt: m.attempt + 1,
+          });
+          await sleep(100);
+          await b.sendResponse(m, {
+            fromAgent: 'responder',
+            messageType: 'response',
+            payload: 'real',
+          });
+        });
+        const res = await b.request(
+          {
+            fromAgent: 'requester',
+            toAgent: 'responder',
+            messageType: 'task',
+            payload: 'x',
+            attempt: 3,
+          },
+          5000,
+        );
+        expect(res.payload).toBe('real');
+        expect(res.fromAgent).toBe('responder');
+        expect(res.attempt).toBe(3);
+        const values = (await counters.duplicateRepliesTotal.get()).values;
+        const count = (reason: string) =>
+          values.find((v) => v.labels.reason === reason)?.value ?? 0;
+        expect(count('wrong_sender')).toBe(1);
+        expect(count('wrong_attempt')).toBe(1);
+      } finally {
+        await own.cleanup();
+      }
     });
 
     it('request() rejects with a TimeoutError when nobody answers', async () => {

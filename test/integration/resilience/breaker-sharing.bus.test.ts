@@ -10,7 +10,11 @@ import { loadConfig } from '../../../src/config/load-config';
 import { EventsService } from '../../../src/events/events.service';
 import type { SwitchyardEvent } from '../../../src/events/switchyard-event.type';
 import { MetricsService } from '../../../src/observability/metrics.service';
+import { RedisService } from '../../../src/redis/redis.service';
 import { BreakerRegistry } from '../../../src/resilience/breaker-registry.service';
+import { BreakerSync } from '../../../src/resilience/breaker-sync.service';
+import { deletePrefix } from '../../support/redis-cleanup';
+import { uniquePrefix } from '../../support/test-app';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -63,6 +67,8 @@ describe.each([
   const buses: MessageBus[] = [];
   const ids: string[] = [];
   const instances: Instance[] = [];
+  const prefixes: string[] = [];
+  const redisServices: RedisService[] = [];
   let shared: MessageBus | undefined;
 
   /** One control-plane instance: its own bus connection (memory: one in-process broker). */
@@ -80,8 +86,19 @@ describe.each([
       await bus.connect();
     }
     ids.push(instanceId);
-    // No Redis here: only the bus carries the transitions.
-    const config = new ConfigService(loadConfig({ BREAKER_SYNC_INTERVAL_MS: '0' }));
+    // Each instance has a Redis namespace of its own: only the bus carries the transitions.
+    const prefix = uniquePrefix('breaker-bus');
+    prefixes.push(prefix);
+    const config = new ConfigService(
+      loadConfig({
+        REDIS_URL: process.env.REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        BREAKER_SYNC_INTERVAL_MS: '0',
+      }),
+    );
+    const redis = new RedisService(config);
+    await redis.onModuleInit();
+    redisServices.push(redis);
     const eventsService = new EventsService();
     const events: SwitchyardEvent[] = [];
     eventsService.subscribe((e) => events.push(e));
@@ -89,8 +106,7 @@ describe.each([
       config,
       eventsService,
       new MetricsService(),
-      undefined,
-      bus,
+      new BreakerSync(config, bus, redis),
     );
     await registry.onApplicationBootstrap();
     const i = { registry, events };
@@ -101,6 +117,8 @@ describe.each([
   afterAll(async () => {
     for (const i of instances) await i.registry.onModuleDestroy();
     for (const b of buses) await b.close();
+    for (const r of redisServices) await r.onApplicationShutdown();
+    for (const p of prefixes) await deletePrefix(p);
     if (kind === 'rabbitmq') await deleteNamespace(namespace, ids);
   });
 

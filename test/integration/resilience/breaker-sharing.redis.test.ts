@@ -1,14 +1,17 @@
+import { busOptions } from '../../../src/bus/bus-options';
+import { MemoryMessageBus } from '../../../src/bus/memory.transport';
 import { ConfigService } from '../../../src/config/config.service';
 import { type Env, loadConfig } from '../../../src/config/load-config';
 import { EventsService } from '../../../src/events/events.service';
 import { MetricsService } from '../../../src/observability/metrics.service';
 import { RedisService } from '../../../src/redis/redis.service';
 import { BreakerRegistry } from '../../../src/resilience/breaker-registry.service';
+import { BreakerSync } from '../../../src/resilience/breaker-sync.service';
 import { deletePrefix } from '../../support/redis-cleanup';
 import { uniquePrefix } from '../../support/test-app';
 
 /**
- * Two control-plane instances without a bus: breaker state travels through Redis only
+ * Two control-plane instances whose buses do not reach each other: breaker state travels through Redis only
  * (the `breaker:{agentId}` record and its index), read at start and every sync interval.
  */
 describe('breaker state shared through Redis (integration)', () => {
@@ -28,7 +31,15 @@ describe('breaker state shared through Redis (integration)', () => {
     );
     const redis = new RedisService(config);
     await redis.onModuleInit();
-    const registry = new BreakerRegistry(config, new EventsService(), new MetricsService(), redis);
+    // A bus of its own per instance (in memory): only Redis connects the instances.
+    const bus = new MemoryMessageBus(busOptions({ instanceId: `redis-only-${started.length}` }));
+    await bus.connect();
+    const registry = new BreakerRegistry(
+      config,
+      new EventsService(),
+      new MetricsService(),
+      new BreakerSync(config, bus, redis),
+    );
     await registry.onApplicationBootstrap();
     const pair = { registry, redis };
     started.push(pair);
