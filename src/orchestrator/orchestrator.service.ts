@@ -26,19 +26,11 @@ import { selectAgent } from '../resilience/select-agent.util';
 import { AgentLostError } from './agent-lost.error';
 import { AgentReportedFailure } from './agent-reported-failure.error';
 import { InFlightRegistry } from './in-flight.registry';
+import { ErrorCode } from '../common/errors/error-code.enum';
+import { countsAgainstAgent, errorTypeOf, TaskErrorType } from '../resilience/task-error-catalogue';
 import { workerControlId } from '../contracts/worker-control-id.util';
 import { type TaskMessagePayload, taskResultPayloadSchema } from '../contracts/task-message.schema';
 
-/** Failures that are the task's own fault: they fail the task but say nothing about the agent. */
-const TASK_FAULT_TYPES = new Set([
-  'validation',
-  'bad_input',
-  'not_found',
-  'auth',
-  'cancelled',
-  'refused_address',
-  'delegation_failed',
-]);
 const CANDIDATES = 25;
 
 /** The cost part of an executor's usage report, as the queue records it. */
@@ -289,10 +281,15 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
           removeInFlight = this.inFlight.add(agent.id, task.id, reject);
           onAbort = () => {
             void this.sendCancel(agent, task.id, String(signal.reason ?? 'cancelled'));
+            // A cancel is not the agent's failure (the catalogue keeps it off the breaker); a
+            // timeout counts as the catalogue and BREAKER_COUNT_TIMEOUTS say.
+            const timedOut = signal.reason === 'timeout';
             reject(
-              new Error(
-                `task ${task.id} ${signal.reason === 'timeout' ? 'timed out' : 'was cancelled'}`,
-              ),
+              new AgentReportedFailure({
+                type: timedOut ? TaskErrorType.Timeout : TaskErrorType.Cancelled,
+                message: `task ${task.id} ${timedOut ? `timed out after ${task.timeoutMs} ms` : 'was cancelled'}`,
+                retryable: timedOut,
+              }),
             );
           };
           if (signal.aborted) onAbort();
@@ -321,7 +318,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
           const parsed = taskResultPayloadSchema.safeParse(reply.payload);
           if (!parsed.success) {
             throw new AgentReportedFailure({
-              type: 'bad_output',
+              type: TaskErrorType.BadOutput,
               message: `agent ${agent.id} replied with a malformed result: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
               retryable: true,
             });
@@ -329,7 +326,8 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
           const cost = costOf(parsed.data.usage);
           if (parsed.data.ok) return { ok: true as const, output: parsed.data.output, cost };
           const error: TaskError = parsed.data.error;
-          if (TASK_FAULT_TYPES.has(error.type)) return { ok: false as const, error, cost };
+          // Failures that say nothing about the agent fail the task without touching its breaker.
+          if (!countsAgainstAgent(error.type)) return { ok: false as const, error, cost };
           throw new AgentReportedFailure(error);
         } finally {
           removeInFlight();
@@ -342,19 +340,29 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private toTaskError(e: unknown, agentId: string): TaskError {
     if (e instanceof AgentReportedFailure) return e.error;
     if (e instanceof AgentLostError) {
-      return { type: 'agent_lost', message: e.message, retryable: true, details: { agentId } };
+      return {
+        type: TaskErrorType.AgentLost,
+        message: e.message,
+        retryable: true,
+        details: { agentId },
+      };
     }
     const err = e as Error;
-    if (err.name === 'TimeoutError') {
+    const type = errorTypeOf(err);
+    if (type === TaskErrorType.Timeout) {
       return {
-        type: 'timeout',
+        type,
         message: `agent ${agentId} did not reply in time: ${err.message}`,
         retryable: true,
       };
     }
-    const code = (err as { code?: string }).code;
+    const unavailable =
+      (err as { code?: string }).code === (ErrorCode.DependencyUnavailable as string);
     return {
-      type: code === 'DEPENDENCY_UNAVAILABLE' ? 'connection' : 'dispatch_error',
+      type:
+        unavailable || type === TaskErrorType.Connection
+          ? TaskErrorType.Connection
+          : TaskErrorType.DispatchError,
       message: err.message,
       retryable: true,
       details: { agentId },

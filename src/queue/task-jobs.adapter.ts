@@ -12,8 +12,13 @@ export interface TaskJobData {
 /** A READY task to be pushed as a job: [id, gen, priority 1..10, due ms]. */
 export type ReadyEntry = [string, number, number, number];
 
-/** BullMQ: lower number = served first; 0 would bypass the priority set, so 10 → 1 ... 1 → 10. */
-export const bullPriority = (priority: number): number => 11 - priority;
+/**
+ * BullMQ: lower number = served first; 0 would bypass the priority set. Priorities 10..1 map to
+ * 2..20, and a re-dispatch after an infrastructure loss (priority + 0.5, see task-lib.lua
+ * makeReady) to the odd number just before its priority: ahead of new work of the same priority,
+ * behind anything more urgent.
+ */
+export const bullPriority = (priority: number): number => Math.round((11 - priority) * 2);
 
 export const jobIdFor = (taskId: string, gen: number): string => `${taskId}_${gen}`;
 

@@ -5,6 +5,7 @@ import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
 import { decideRetry } from '../resilience/retry-policy';
+import { countsAgainstRetries, isRetryableType } from '../resilience/task-error-catalogue';
 import { ScriptEffects } from './script-effects.service';
 import { asArray, type ScriptResult } from './script-result';
 import { TaskQueries, type WorkflowRecord } from './task-queries.service';
@@ -96,20 +97,62 @@ export class TaskLifecycle {
     agentId?: string,
     opts: ApplyOptions = {},
   ): Promise<FailResult> {
-    const [retryJson, status, current, recorded] = await this.store.fields(
+    const [retryJson, status, current, recorded, lossesRaw] = await this.store.fields(
       taskId,
       'retry',
       'status',
       'attempt',
       'agent',
+      'losses',
     );
     if (status !== 'RUNNING' || current !== String(attempt)) {
       this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
       return { accepted: false, status: status ?? 'UNKNOWN' };
     }
-    const policy = JSON.parse(retryJson ?? 'null') as RetryPolicyConfig;
-    const decision = decideRetry(error, attempt, policy);
     const now = Date.now();
+    const losses = Number(lossesRaw ?? 0);
+    const infraLoss =
+      !countsAgainstRetries(error.type) && isRetryableType(error.type, error.retryable);
+    // An infrastructure loss is not the task's try: a new attempt at once, its retries untouched.
+    if (infraLoss && losses + 1 < this.config.queue.maxInfraLosses) {
+      const res = await this.store.fail(
+        taskId,
+        attempt,
+        'lost',
+        JSON.stringify(error),
+        now,
+        'redispatch',
+        agentId ?? '',
+        opts.cost,
+        now,
+      );
+      if (!res.ok) {
+        this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
+        return { accepted: false, status: res.status ?? 'UNKNOWN' };
+      }
+      await this.effects.apply(res, { detached: opts.detached });
+      if (res.status === 'FAILED') return { accepted: true, status: 'failed' }; // over budget
+      this.logger.log(
+        `task ${taskId} attempt ${attempt} lost (${error.type}); re-dispatched at once`,
+      );
+      return {
+        accepted: true,
+        status: 'retrying',
+        retryAt: new Date(now).toISOString(),
+        attempt: attempt + 1,
+      };
+    }
+    if (infraLoss) {
+      error = {
+        ...error,
+        message: `${error.message} (lost ${losses + 1} attempts to infrastructure, the QUEUE_MAX_INFRA_LOSSES cap)`,
+      };
+    }
+    const policy = JSON.parse(retryJson ?? 'null') as RetryPolicyConfig;
+    // Only the task's own tries count against its retries.
+    const decision = infraLoss
+      ? ({ retry: false, reason: 'retries_exhausted' } as const)
+      : decideRetry(error, attempt - losses, policy);
     const res = decision.retry
       ? await this.store.fail(
           taskId,

@@ -56,7 +56,7 @@ interface QueueCommands {
   blockedGraph(base: string): Promise<[number, string[], (string | number)[]]>;
 }
 
-export type FailMode = 'retry' | 'defer' | 'fail';
+export type FailMode = 'retry' | 'defer' | 'fail' | 'lost';
 
 /** Cost of one attempt as the executor reported it. */
 export interface AttemptCost {

@@ -55,6 +55,11 @@ export const queueSection = defineSection('queue', 'Task queue', {
     int(1).default(10_000),
     'Most tasks one POST /v1/workflows may carry',
   ),
+  maxInfraLosses: field(
+    'QUEUE_MAX_INFRA_LOSSES',
+    int(1, 1000).default(10),
+    'Attempts a task may lose to infrastructure (its worker died or drained, the bus returned it) before it fails: these do not use its retries, this cap stops a task that kills every worker it lands on',
+  ),
   delegationMaxDepth: field(
     'DELEGATION_MAX_DEPTH',
     int(1, 100).default(5),

@@ -4,6 +4,9 @@
     mode "retry": attempt+1, READY again at `due` (a delayed job), reason "retry"
     mode "defer": not an attempt (e.g. no agent free): READY again at `due`, same attempt
     mode "fail":  FAILED, into the dead-letter set, dependents follow their policy
+    mode "lost":  an infrastructure loss (worker died or drained, message came back): a new
+                  attempt number (the old one is fenced off) READY at once, ahead of new work of
+                  its priority; `losses` counts it instead of the task's retries
 
   Input:
     KEYS[1] base key B
@@ -52,13 +55,17 @@ if mode == "fail" then
   cancelDescendants(B, id, now, ready, events)
   propagate(B, {id}, now, ready, events)
 else
-  if mode == "retry" then
+  if mode == "retry" or mode == "lost" then
     rcall("HINCRBY", k, "attempt", 1)
     rcall("HSET", k, "error", ARGV[4])
     rcall("HSET", k, "runs", 0)
   end
+  if mode == "lost" then
+    rcall("HINCRBY", k, "losses", 1)
+    due = now
+  end
   if due < now then due = now end
-  makeReady(B, id, now, due, ARGV[6], ready, events)
-  if mode == "retry" then events[#events][1] = "retrying" else events[#events][1] = "waiting" end
+  makeReady(B, id, now, due, mode == "lost" and "redispatch" or ARGV[6], ready, events)
+  if mode == "defer" then events[#events][1] = "waiting" else events[#events][1] = "retrying" end
 end
 return result(true, {}, ready, events)

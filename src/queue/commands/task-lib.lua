@@ -59,7 +59,10 @@ local function makeReady(B, id, now, due, reason, ready, events)
     rcall("HDEL", k, "retryAt")
     rcall("ZREM", B .. "delayed", id)
   end
-  ready[#ready + 1] = {id, gen, tonumber(f[3]), due}
+  -- A re-dispatch after an infrastructure loss goes ahead of new work of the same priority.
+  local jobPrio = tonumber(f[3])
+  if reason == "redispatch" then jobPrio = jobPrio + 0.5 end
+  ready[#ready + 1] = {id, gen, jobPrio, due}
   pushEvent(B, events, "ready", id, reason)
 end
 
