@@ -21,7 +21,8 @@ import { parseAllDocuments, parse } from 'yaml';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const K8S = process.env.K8S_DIR ?? join(ROOT, 'deploy', 'k8s');
 const OVERLAYS = ['dev', 'prod'];
-const WORKER_EGRESS_PORTS = new Set([6379, 26379, 5672, 3000, 53]);
+// Redis, Sentinel, RabbitMQ, the control plane, DNS, OTLP/HTTP to the collector.
+const WORKER_EGRESS_PORTS = new Set([6379, 26379, 5672, 3000, 53, 4318]);
 
 const problems = [];
 const skipped = [];
