@@ -56,7 +56,8 @@ if [ "$engine" = podman ]; then
   # crun fails on this kind of kernel's rlimits/cgroups; runc with explicit ulimits works.
   command -v runc >/dev/null 2>&1 && run_opts+=(--runtime runc)
   run_opts+=(--ulimit nofile=1024:20000 --ulimit nproc=4096:4096)
-  build_opts+=("${run_opts[@]}" --format docker)
+  # --layers=false: no intermediate images left behind (the npm cache mount still speeds reruns).
+  build_opts+=("${run_opts[@]}" --format docker --layers=false)
   podman info >/dev/null 2>&1 || skip "podman is installed but 'podman info' fails: $(podman info 2>&1 | tail -1)"
 fi
 say "engine: $engine $("$engine" --version | head -1)"
@@ -87,11 +88,11 @@ cleanup() {
     done
   fi
   # -v: also the anonymous volumes made for the image's VOLUMEs a container did not mount.
-  "$engine" rm -f -v "$cp_name" "$worker_name" >/dev/null 2>&1
+  "$engine" rm -f -v -t 2 "$cp_name" "$worker_name" >/dev/null 2>&1 ||
+    "$engine" rm -f -v "$cp_name" "$worker_name" >/dev/null 2>&1
   "$engine" volume rm -f "${volumes[@]}" >/dev/null 2>&1
   [ "${KEEP_IMAGE:-}" = 1 ] || "$engine" rmi -f "$image" >/dev/null 2>&1
   [ -n "$standin" ] && "$engine" rmi -f "$standin" >/dev/null 2>&1
-  "$engine" image prune -f >/dev/null 2>&1
   if [ -f dist/src/bus/bus-topology.js ]; then
     node scripts/container-test-cleanup.js "$prefix" "$namespace" \
       "cp-$id" "worker-$id" "worker.$worker_id" \
@@ -266,7 +267,7 @@ grep -q 'code-review' <<<"$report_head" || grep -qi 'finding\|export' <<<"$repor
 say "report written by the worker: $(wc -c <<<"$report_head") bytes (first 2000 read)"
 
 # ---- drain: SIGTERM stops the worker cleanly -------------------------------------------------
-"$engine" stop -t 30 "$worker_name" >/dev/null
+"$engine" stop -t 30 "$worker_name" >/dev/null 2> >(grep -v 'systemd connection' >&2)
 code=$("$engine" inspect "$worker_name" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] || fail "worker exited with $code on SIGTERM"
 say "worker drained and exited 0 on SIGTERM"
