@@ -121,8 +121,9 @@ if ! "$engine" image inspect "$base_image" >/dev/null 2>&1; then
 fi
 ca_args=()
 # Behind a TLS-inspecting proxy npm needs the host's CA bundle (the stand-in base carries it).
-if [ -n "$standin" ] && [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
-  ca_args=(--build-arg "NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS")
+host_ca=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+if [ -n "$standin" ] && [ -f "$host_ca" ]; then
+  ca_args=(--build-arg "NODE_EXTRA_CA_CERTS=$host_ca")
 fi
 say "building $image from docker/Dockerfile (base $base_image)"
 build_started=$(date +%s)
