@@ -11,9 +11,13 @@ import { ObservabilityModule } from '../observability/observability.module';
 import { QueueModule } from '../queue/queue.module';
 import { RedisModule } from '../redis/redis.module';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
+import { WorkerHttpModule } from './worker-http.server';
 import { WorkerService } from './worker.service';
 
-/** The agent worker process: no HTTP API, just the bus, the registry and the runtime. */
+/**
+ * The agent worker process: no REST API, just the bus, the registry and the runtime, plus a small
+ * probe/metrics server when WORKER_HTTP_PORT is set.
+ */
 @Module({})
 export class WorkerProcessModule {
   static forRoot(values: AppConfigValues, agentsDir: string): DynamicModule {
@@ -28,6 +32,7 @@ export class WorkerProcessModule {
         BusModule,
         DiscoveryModule,
         QueueModule,
+        WorkerHttpModule,
       ],
       providers: [WorkerService, { provide: WORKER_AGENTS_DIR, useValue: agentsDir }],
       exports: [WorkerService],

@@ -10,6 +10,16 @@ export const workerSection = defineSection('worker', 'Agent worker', {
       .optional(),
     'Name of this worker; its agents register as <agent>@<WORKER_ID> (default: host-pid)',
   ),
+  httpPort: field(
+    'WORKER_HTTP_PORT',
+    int(0, 65535).optional(),
+    "Port of the worker's own HTTP server (/health/live, /health/ready, /metrics) for probes and scraping; unset: no server, 0: a free port",
+  ),
+  httpHost: field(
+    'WORKER_HTTP_HOST',
+    z.string().min(1).default('0.0.0.0'),
+    "Address the worker's HTTP server listens on",
+  ),
   heartbeatIntervalMs: field(
     'WORKER_HEARTBEAT_INTERVAL_MS',
     int(100).default(1000),
