@@ -32,6 +32,14 @@ export class QueueKeys {
   get dead(): string {
     return `${this.base}dead`;
   }
+  /** Terminal task ids by the time they ended (retention). */
+  get ended(): string {
+    return `${this.base}ended`;
+  }
+  /** Workflow ids by creation time. */
+  get workflows(): string {
+    return `${this.base}wfs`;
+  }
   get suspects(): string {
     return `${this.base}suspects`;
   }

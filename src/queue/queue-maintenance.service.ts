@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
+import { TaskArchiveService } from '../state/task-archive.service';
 import { cycleInComponent, cyclicComponents } from './dag.util';
 import { JobPusher } from './job-pusher.service';
 import { ScriptEffects } from './script-effects.service';
@@ -39,6 +40,7 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     private readonly queries: TaskQueries,
     private readonly effects: ScriptEffects,
     private readonly events: EventsService,
+    private readonly archive: TaskArchiveService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -48,6 +50,9 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
         await this.reconcile();
         await this.queries.counts(); // keeps task_queue_size fresh
       });
+    }
+    if (q.retentionSweepMs > 0 && (q.retentionSeconds > 0 || q.retentionMaxTasks > 0)) {
+      this.every(q.retentionSweepMs, () => this.sweepRetention().then(() => undefined));
     }
     if (q.deadlockCheckIntervalMs > 0) {
       this.every(q.deadlockCheckIntervalMs, () => this.resolveDeadlocks().then(() => undefined));
@@ -124,6 +129,47 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
       });
     }
     return { repushed, expired: expired.length };
+  }
+
+  /**
+   * Retention: finished tasks that ended more than TASK_RETENTION_SECONDS ago, and the oldest
+   * beyond TASK_RETENTION_MAX_TASKS, are written to the archive and then removed from Redis (a
+   * task a dependent still waits for is kept). Several instances may sweep at once: the archive
+   * write is idempotent and the removal script re-checks each task.
+   */
+  async sweepRetention(
+    now = Date.now(),
+    batch = 500,
+  ): Promise<{ archived: number; removed: number }> {
+    const q = this.config.queue;
+    const k = this.store.keys;
+    let archived = 0;
+    let removed = 0;
+    for (let round = 0; round < 20; round++) {
+      const ids = new Set<string>();
+      if (q.retentionSeconds > 0) {
+        for (const id of await this.store.membersUpTo(
+          k.ended,
+          now - q.retentionSeconds * 1000,
+          batch,
+        ))
+          ids.add(id);
+      }
+      if (q.retentionMaxTasks > 0 && ids.size < batch) {
+        const over = (await this.store.cardinality(k.ended)) - q.retentionMaxTasks;
+        if (over > 0)
+          for (const id of await this.store.oldest(k.ended, Math.min(over, batch))) ids.add(id);
+      }
+      if (ids.size === 0) break;
+      const records = await this.store.loadMany([...ids]);
+      await Promise.all(records.map((r) => this.archive.put(r.id, r)));
+      archived += records.length;
+      const gone = await this.store.purge([...ids]);
+      removed += gone.length;
+      if (gone.length === 0) break; // all kept (dependents still waiting): try next sweep
+    }
+    if (removed > 0) this.logger.log(`retention: archived and removed ${removed} finished task(s)`);
+    return { archived, removed };
   }
 
   /** Cycles among BLOCKED tasks. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { StateModule } from '../state/state.module';
 import { JobPusher } from './job-pusher.service';
 import { QueueController } from './queue.controller';
 import { QueueMaintenance } from './queue-maintenance.service';
@@ -32,6 +33,8 @@ export const QUEUE_PROVIDERS = [
  * READY work. Loaded by control planes only (maintenance timers run where this module is).
  */
 @Module({
+  // The state module's archive keeps finished tasks readable after retention removed them.
+  imports: [StateModule],
   controllers: [TasksController, WorkflowsController, QueueController],
   providers: QUEUE_PROVIDERS,
   exports: [TaskQueueService],

@@ -4,7 +4,7 @@ import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
-import { decideRetry } from '../resilience/retry-policy';
+import { decideRetry, resolveRetryPolicy } from '../resilience/retry-policy';
 import { countsAgainstRetries, isRetryableType } from '../resilience/task-error-catalogue';
 import { ScriptEffects } from './script-effects.service';
 import { asArray, type ScriptResult } from './script-result';
@@ -148,7 +148,10 @@ export class TaskLifecycle {
         message: `${error.message} (lost ${losses + 1} attempts to infrastructure, the QUEUE_MAX_INFRA_LOSSES cap)`,
       };
     }
-    const policy = JSON.parse(retryJson ?? 'null') as RetryPolicyConfig;
+    const policy = resolveRetryPolicy(
+      this.store.retryDefaults,
+      JSON.parse(retryJson || '{}') as Partial<RetryPolicyConfig>,
+    );
     // Only the task's own tries count against its retries.
     const decision = infraLoss
       ? ({ retry: false, reason: 'retries_exhausted' } as const)

@@ -3,6 +3,7 @@ import { AppException } from '../common/errors/app.exception';
 import { decodeCursor, encodeCursor, type Page } from '../common/http/pagination';
 import { ConfigService } from '../config/config.service';
 import { MetricsService } from '../observability/metrics.service';
+import { TaskArchiveService } from '../state/task-archive.service';
 import { TaskStore } from './task-store.repository';
 import { budgetOf, buildInputs, costOf } from './task-record.codec';
 import type { ListTasksQuery } from './task.schemas';
@@ -46,14 +47,16 @@ export class TaskQueries {
     private readonly config: ConfigService,
     private readonly store: TaskStore,
     private readonly metrics: MetricsService,
+    private readonly archive: TaskArchiveService,
   ) {}
 
-  findTask(id: string): Promise<TaskRecord | undefined> {
-    return this.store.findTask(id);
+  /** A task from Redis, or from the archive once retention removed it. */
+  async findTask(id: string): Promise<TaskRecord | undefined> {
+    return (await this.store.findTask(id)) ?? (await this.archive.get<TaskRecord>(id));
   }
 
   async getTask(id: string): Promise<TaskRecord> {
-    const t = await this.store.findTask(id);
+    const t = await this.findTask(id);
     if (!t) throw AppException.notFound('task', id);
     return t;
   }

@@ -29,7 +29,7 @@ export class TaskQueueService {
 
   constructor(
     private readonly config: ConfigService,
-    private readonly store: TaskStore,
+    readonly store: TaskStore,
     private readonly pusher: JobPusher,
     readonly submission: TaskSubmission,
     readonly lifecycle: TaskLifecycle,

@@ -1,3 +1,4 @@
+import { resolveRetryPolicy } from '../resilience/retry-policy';
 import type {
   RetryPolicyConfig,
   TaskBudget,
@@ -18,6 +19,13 @@ function parseJson<T>(text: string | undefined, fallback: T): T {
   if (text === undefined || text === '') return fallback;
   return JSON.parse(text) as T;
 }
+
+const NO_RETRY: RetryPolicyConfig = {
+  maxRetries: 0,
+  baseDelayMs: 0,
+  maxDelayMs: 0,
+  jitter: [1, 1],
+};
 
 /** HGETALL from a script comes back as a flat [field, value, ...] list. */
 export function flatToObject(flat: string[]): Record<string, string> {
@@ -65,6 +73,7 @@ export function budgetOf(h: Record<string, string>): TaskBudget | undefined {
 export function decodeTask(
   h: Record<string, string>,
   inputs?: Record<string, unknown>,
+  retryDefaults: RetryPolicyConfig = NO_RETRY,
 ): TaskRecord {
   const rec: TaskRecord = {
     id: h.id,
@@ -77,12 +86,8 @@ export function decodeTask(
     dependsOn: parseJson<string[]>(h.deps, []),
     onDependencyFailure: (h.onDep ?? 'fail') as DependencyFailurePolicy,
     timeoutMs: Number(h.timeout),
-    retry: parseJson<RetryPolicyConfig>(h.retry, {
-      maxRetries: 0,
-      baseDelayMs: 0,
-      maxDelayMs: 0,
-      jitter: [1, 1],
-    }),
+    // Only a per-task override is stored (the defaults are config), which keeps the hash small.
+    retry: resolveRetryPolicy(retryDefaults, parseJson<Partial<RetryPolicyConfig>>(h.retry, {})),
     idempotencyKey: opt(h.idem),
     status: (h.status === 'NEW' ? 'BLOCKED' : h.status) as TaskStatus,
     reason: opt(h.reason),

@@ -8,7 +8,7 @@ import { evictionPolicyVerdict } from './eviction-policy.util';
 import { QueueKeys } from './queue-keys';
 import { parseScriptResult, type ScriptResult } from './script-result';
 import { buildInputs, decodeTask, type DependencyInfo, flatToObject } from './task-record.codec';
-import type { TaskRecord } from './task.types';
+import type { RetryPolicyConfig, TaskRecord } from './task.types';
 
 /** The Lua commands of commands/ (defined on the queue connection). */
 interface QueueCommands {
@@ -54,6 +54,7 @@ interface QueueCommands {
   ): Promise<string>;
   requeue(base: string, id: string, now: number): Promise<string>;
   blockedGraph(base: string): Promise<[number, string[], (string | number)[]]>;
+  purge(base: string, ids: string): Promise<string>;
 }
 
 export type FailMode = 'retry' | 'defer' | 'fail' | 'lost';
@@ -88,12 +89,21 @@ export class TaskStore implements OnModuleInit {
   private readonly logger = new Logger(TaskStore.name);
   private conn!: Redis & QueueCommands;
   readonly keys: QueueKeys;
+  /** The retry policy of a task that overrides nothing (QUEUE_RETRY_*). */
+  readonly retryDefaults: RetryPolicyConfig;
 
   constructor(
     private readonly config: ConfigService,
     private readonly redis: RedisService,
   ) {
     this.keys = new QueueKeys(redis.key('q', config.queue.name) + ':');
+    const q = config.queue;
+    this.retryDefaults = {
+      maxRetries: q.retryMaxRetries,
+      baseDelayMs: q.retryBaseDelayMs,
+      maxDelayMs: q.retryMaxDelayMs,
+      jitter: [q.retryJitterMin, q.retryJitterMax],
+    };
   }
 
   get base(): string {
@@ -160,7 +170,7 @@ export class TaskStore implements OnModuleInit {
     for (let i = 0; i + 4 < depFlat.length; i += 5)
       deps.push(depFlat.slice(i, i + 5) as DependencyInfo);
     return {
-      task: decodeTask(h, buildInputs(h.wf || undefined, deps)),
+      task: decodeTask(h, buildInputs(h.wf || undefined, deps), this.retryDefaults),
       redelivered: redelivered === 1,
       readyAt: h.readyAt ? Number(h.readyAt) : undefined,
     };
@@ -231,6 +241,24 @@ export class TaskStore implements OnModuleInit {
     return parseScriptResult(await this.conn.requeue(this.base, id, now));
   }
 
+  /** Removes archived terminal tasks (see commands/purge-1.lua); returns those removed. */
+  async purge(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const res = JSON.parse(await this.conn.purge(this.base, JSON.stringify(ids))) as {
+      purged: string[] | Record<string, never>;
+    };
+    return Array.isArray(res.purged) ? res.purged : [];
+  }
+
+  /** Members by rank from the lowest score (oldest first). */
+  oldest(key: string, count: number): Promise<string[]> {
+    return this.conn.zrange(key, '0', String(count - 1));
+  }
+
+  cardinality(key: string): Promise<number> {
+    return this.conn.zcard(key);
+  }
+
   blockedGraph(): Promise<[number, string[], (string | number)[]]> {
     return this.conn.blockedGraph(this.base);
   }
@@ -256,6 +284,7 @@ export class TaskStore implements OnModuleInit {
             deps.map((d) => info.get(d)!),
           )
         : undefined,
+      this.retryDefaults,
     );
   }
 
@@ -277,7 +306,7 @@ export class TaskStore implements OnModuleInit {
     for (const [err, h] of rows) {
       if (err) throw err;
       const rec = h as Record<string, string>;
-      if (rec.id) out.push(decodeTask(rec));
+      if (rec.id) out.push(decodeTask(rec, undefined, this.retryDefaults));
     }
     return out;
   }

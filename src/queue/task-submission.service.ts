@@ -27,6 +27,8 @@ interface NewTask {
   onDep: string;
   timeout: number;
   retry: string;
+  /** Not stored: the policy the task runs with (for the answer to the submit). */
+  resolvedRetry?: RetryPolicyConfig;
   idem?: string;
   bUsd?: number;
   bTok?: number;
@@ -49,13 +51,7 @@ export class TaskSubmission {
     private readonly effects: ScriptEffects,
     private readonly queries: TaskQueries,
   ) {
-    const q = config.queue;
-    this.defaults = {
-      maxRetries: q.retryMaxRetries,
-      baseDelayMs: q.retryBaseDelayMs,
-      maxDelayMs: q.retryMaxDelayMs,
-      jitter: [q.retryJitterMin, q.retryJitterMax],
-    };
+    this.defaults = store.retryDefaults;
   }
 
   /**
@@ -217,7 +213,9 @@ export class TaskSubmission {
       depsJson: JSON.stringify(deps),
       onDep: input.onDependencyFailure ?? 'fail',
       timeout: input.timeoutMs ?? this.config.queue.defaultTimeoutMs,
-      retry: JSON.stringify(retry),
+      // Only an override is stored; the defaults come from config when the record is read.
+      retry: input.retry && Object.keys(input.retry).length > 0 ? JSON.stringify(input.retry) : '',
+      resolvedRetry: retry,
       idem: extra.idem,
       ...(input.budget ? { bUsd: input.budget.usd ?? 0, bTok: input.budget.tokens ?? 0 } : {}),
     };
@@ -235,7 +233,7 @@ export class TaskSubmission {
       dependsOn: t.deps,
       onDependencyFailure: t.onDep as TaskRecord['onDependencyFailure'],
       timeoutMs: t.timeout,
-      retry: JSON.parse(t.retry) as RetryPolicyConfig,
+      retry: t.resolvedRetry!,
       idempotencyKey: t.idem,
       status,
       attempt: 0,

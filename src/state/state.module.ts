@@ -15,6 +15,7 @@ import { StateController } from './state.controller';
 import { StateStoreHealthIndicator } from './state.health';
 import { StateRepository } from './state.repository';
 import { StateService } from './state.service';
+import { TaskArchiveService } from './task-archive.service';
 import { WorkflowArchiveService } from './workflow-archive.service';
 
 /** S3 when configured (or STATE_STORE=s3), else the local directory. No I/O here. */
@@ -51,9 +52,16 @@ export function createObjectStore(config: ConfigService): ObjectStore {
     StateService,
     StateBackupService,
     WorkflowArchiveService,
+    TaskArchiveService,
     StateStoreHealthIndicator,
   ],
-  exports: [StateService, DistributedLockService, WorkflowArchiveService, StateSyncService],
+  exports: [
+    StateService,
+    DistributedLockService,
+    WorkflowArchiveService,
+    TaskArchiveService,
+    StateSyncService,
+  ],
 })
 export class StateModule implements OnModuleInit {
   constructor(private readonly adapterHost: HttpAdapterHost) {}

@@ -55,6 +55,21 @@ export const queueSection = defineSection('queue', 'Task queue', {
     int(1).default(10_000),
     'Most tasks one POST /v1/workflows may carry',
   ),
+  retentionSeconds: field(
+    'TASK_RETENTION_SECONDS',
+    int(0).default(604_800),
+    'Finished tasks (and ended workflows) are archived to the state store and removed from Redis this long after they ended (0 = keep forever); GET /v1/tasks/{id} still finds them',
+  ),
+  retentionMaxTasks: field(
+    'TASK_RETENTION_MAX_TASKS',
+    int(0).default(1_000_000),
+    'Most finished tasks kept in Redis whatever their age: the oldest beyond this are archived and removed first (0 = no cap)',
+  ),
+  retentionSweepMs: field(
+    'TASK_RETENTION_SWEEP_MS',
+    int(0).default(30_000),
+    'How often a control plane archives and removes expired finished tasks (0 = never)',
+  ),
   maxInfraLosses: field(
     'QUEUE_MAX_INFRA_LOSSES',
     int(1, 1000).default(10),

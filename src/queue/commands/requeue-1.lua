@@ -36,6 +36,7 @@ local function reopen(t, status)
     rcall("HDEL", wk, "finished")
   end
   rcall("HDEL", tk, "error", "finished", "result")
+  rcall("ZREM", B .. "ended", t)
   rcall("HSET", tk, "attempt", 0, "runs", 0, "reason", "")
 end
 

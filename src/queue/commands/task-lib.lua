@@ -15,6 +15,8 @@
     B.."suspects"             set    BLOCKED ids through which a dependency cycle may have closed
     B.."w:"..wf               hash   workflow record (total, done, completed, failed, cancelled, status)
     B.."w:"..wf..":tasks"     zset   the workflow's task ids, score = creation sequence
+    B.."ended"                zset   terminal task ids, score = ms they ended (retention)
+    B.."wfs"                  zset   workflow ids, score = ms created (GET /v1/workflows)
     B.."ch:done"              channel "id|status" of watched tasks (field watch=1) that ended
     B.."ch:cancel"            channel "id|attempt" of RUNNING tasks that were cancelled
 
@@ -92,6 +94,8 @@ local function markTerminal(B, id, status, reason, now, errJson, events)
   rcall("HSET", k, "status", status, "reason", reason or "", "updated", now, "finished", now)
   if errJson and errJson ~= "" then rcall("HSET", k, "error", errJson) end
   setIndex(B, id, f[1], status, f[2])
+  -- Retention: terminal tasks leave Redis (archived) TASK_RETENTION_SECONDS after they ended.
+  rcall("ZADD", B .. "ended", now, id)
   if f[1] == "RUNNING" then
     rcall("ZREM", B .. "running", id)
   elseif f[1] == "READY" then

@@ -9,6 +9,12 @@ import { RedisModule } from '../../../src/redis/redis.module';
 import { ReadinessRegistry } from '../../../src/observability/health/readiness.registry';
 import { TaskQueueService } from '../../../src/queue/task-queue.service';
 import { QUEUE_PROVIDERS } from '../../../src/queue/queue.module';
+import { TaskArchiveService } from '../../../src/state/task-archive.service';
+import { OBJECT_STORE } from '../../../src/state/object-store/object-store';
+import { LocalDirObjectStore } from '../../../src/state/object-store/local-dir.object-store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deletePrefix } from '../../support/redis-cleanup';
 import { uniquePrefix } from '../../support/test-app';
 import { Global, Module } from '@nestjs/common';
@@ -40,9 +46,15 @@ export async function startQueue(
     ...env,
     REDIS_KEY_PREFIX: prefix,
   });
+  const archiveDir = mkdtempSync(join(tmpdir(), 'sy-queue-archive-'));
   const moduleRef = await Test.createTestingModule({
     imports: [ConfigModule.forRoot({ values }), EventsModule, TestObservabilityModule, RedisModule],
-    providers: QUEUE_PROVIDERS,
+    providers: [
+      ...QUEUE_PROVIDERS,
+      TaskArchiveService,
+      // The archive of finished tasks in a directory of its own (the real local-dir store).
+      { provide: OBJECT_STORE, useValue: new LocalDirObjectStore(archiveDir) },
+    ],
   }).compile();
   const app = await moduleRef.init();
   const queue = app.get(TaskQueueService);
@@ -57,6 +69,7 @@ export async function startQueue(
       await queue.jobs.obliterate().catch(() => undefined);
       await app.close();
       await deletePrefix(prefix);
+      rmSync(archiveDir, { recursive: true, force: true });
     },
   };
 }
