@@ -11,6 +11,7 @@ import { TaskStore } from './task-store.repository';
 import { TaskSubmission } from './task-submission.service';
 import { TaskWatcher } from './task-watcher.service';
 import { TasksController } from './tasks.controller';
+import { WorkflowListQuery } from './workflow-list.query';
 import { WorkflowsController } from './workflows.controller';
 
 /** Every provider of the queue (also used by tests that build the queue without controllers). */
@@ -33,7 +34,7 @@ export const QUEUE_PROVIDERS = [
  */
 @Module({
   controllers: [TasksController, WorkflowsController, QueueController],
-  providers: QUEUE_PROVIDERS,
+  providers: [...QUEUE_PROVIDERS, WorkflowListQuery],
   exports: [TaskQueueService],
 })
 export class QueueModule {}

@@ -1,18 +1,34 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createZodDto } from 'nestjs-zod';
 import { createWorkflowSchema, idParamSchema } from './task.schemas';
 import { TaskQueueService, type WorkflowRecord } from './task-queue.service';
 import type { TaskRecord } from './task.types';
+import type { Page } from '../common/http/pagination';
+import { listRunsQuerySchema, type RunSummary, WorkflowListQuery } from './workflow-list.query';
 
 class CreateWorkflowDto extends createZodDto(createWorkflowSchema) {}
 class WorkflowIdParamDto extends createZodDto(idParamSchema) {}
+class ListRunsQueryDto extends createZodDto(listRunsQuerySchema) {}
 
 @ApiTags('workflows')
 @Controller('v1/workflows')
 export class WorkflowsController {
-  constructor(private readonly queue: TaskQueueService) {}
+  constructor(
+    private readonly queue: TaskQueueService,
+    private readonly runs: WorkflowListQuery,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'List runs newest first: workflows (default), standalone tasks or both',
+    description:
+      'Filters: kind, status, name, q (id or name), since/until; cursor pagination. A filtered page may hold fewer than `limit` rows with a `nextCursor` when the scan budget ran out: follow it.',
+  })
+  list(@Query() query: ListRunsQueryDto): Promise<Page<RunSummary>> {
+    return this.runs.list(query);
+  }
 
   @Post()
   @ApiOperation({
