@@ -66,6 +66,7 @@ export function render(id) {
     renderTasks();
     el.dataset.renderMs = String(Math.round(performance.now() - t0));
     el.dataset.ready = 'true';
+    performance.mark('console:run-rendered');
   }
 
   function renderHead() {

@@ -134,6 +134,7 @@ export function render(query) {
       cursors[page + 1] = body.nextCursor || undefined;
       renderPager(body.nextCursor);
       el.dataset.loadedMs = String(Math.round(performance.now() - t0));
+      performance.mark('console:runs-rendered');
     } catch (e) {
       clear(list).appendChild(
         h('p', { class: 'error', role: 'alert' }, 'Could not load runs: ' + e.message),
