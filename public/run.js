@@ -405,34 +405,32 @@ export function render(id) {
     };
     roots.forEach((t) => walk(t, 0));
     const limit = showAll ? ordered.length : TABLE_ROWS;
-    const rows = ordered
-      .slice(0, limit)
-      .map(([t, depth]) =>
-        row(
-          {
-            dataset: { taskId: t.id, status: t.status },
-            class: depth ? 'child depth-' + Math.min(depth, 4) : undefined,
-          },
-          [
-            h(
-              'a',
-              { href: '#/task/' + encodeURIComponent(t.id) },
-              (depth ? '↳ ' : '') + (t.ref || t.id.slice(0, 8)),
-            ),
-            t.capability,
-            badge(t.status),
-            t.agentId,
-            String(t.attempt),
-            t.error
-              ? h(
-                  'span',
-                  { class: 'error-text' },
-                  t.error.type + ': ' + t.error.message.slice(0, 120),
-                )
-              : t.reason,
-          ],
-        ),
-      );
+    const rows = ordered.slice(0, limit).map(([t, depth]) =>
+      row(
+        {
+          dataset: { taskId: t.id, status: t.status },
+          class: depth ? 'child depth-' + Math.min(depth, 4) : undefined,
+        },
+        [
+          h(
+            'a',
+            { href: '#/task/' + encodeURIComponent(t.id) },
+            (depth ? '↳ ' : '') + (t.ref || t.id.slice(0, 8)),
+          ),
+          t.capability,
+          badge(t.status),
+          t.agentId,
+          String(t.attempt),
+          t.error
+            ? h(
+                'span',
+                { class: 'error-text' },
+                t.error.type + ': ' + t.error.message.slice(0, 120),
+              )
+            : t.reason,
+        ],
+      ),
+    );
     clear(tasks).append(
       table(
         'Tasks of this workflow',
