@@ -105,6 +105,8 @@ describe('every command in the guides runs against a control plane (e2e)', () =>
       REDIS_KEY_PREFIX: t.prefix,
       BUS_NAMESPACE: namespace,
       LOG_LEVEL: 'warn',
+      // The claude agent of HOW-TO-CREATE-AN-AGENT runs against the fake `claude` of the tests.
+      CLAUDE_BIN: join(ROOT, 'test', 'fixtures', 'fake-claude', 'claude'),
     };
   }, 60_000);
 
