@@ -36,6 +36,13 @@ const taskErrorSchema = z.object({
   details: z.unknown().optional(),
 });
 
+const costSchema = z.object({
+  usd: z.number(),
+  inputTokens: z.int(),
+  outputTokens: z.int(),
+  tokens: z.int(),
+});
+
 export const taskRecordSchema = z.object({
   id: z.string(),
   workflowId: z.string().optional(),
@@ -72,9 +79,44 @@ export const taskRecordSchema = z.object({
   completedAt: iso.optional(),
   retryAt: iso.optional().describe('When a scheduled retry makes it READY again'),
   runs: z.int().optional(),
+  parentTaskId: z.string().optional().describe('The task that delegated this one'),
+  rootTaskId: z.string().optional().describe('Root of its delegation tree'),
+  depth: z.int().optional().describe('0 for a root, parent + 1 for a child'),
+  budget: z.object({ usd: z.number().optional(), tokens: z.int().optional() }).optional(),
+  cost: costSchema.optional().describe("This task's own attempts"),
+  treeCost: costSchema.optional().describe('Its own cost plus every descendant'),
 });
 export class TaskRecordDto extends createZodDto(taskRecordSchema) {}
 export class TaskPageDto extends createZodDto(pageSchema(taskRecordSchema)) {}
+
+interface TreeNode {
+  id: string;
+  capability: string;
+  status: TaskStatus;
+  agentId?: string;
+  depth: number;
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  children: TreeNode[];
+}
+const taskTreeNodeSchema: z.ZodType<TreeNode> = z.lazy(() =>
+  z.object({
+    id: z.string(),
+    capability: z.string(),
+    status: z.enum(TaskStatus),
+    agentId: z.string().optional(),
+    depth: z.int(),
+    createdAt: iso,
+    startedAt: iso.optional(),
+    completedAt: iso.optional(),
+    cost: costSchema.optional(),
+    treeCost: costSchema.optional(),
+    error: taskErrorSchema.optional(),
+    children: z.array(taskTreeNodeSchema),
+  }),
+);
+export class TaskTreeNodeDto extends createZodDto(taskTreeNodeSchema) {}
 
 const workflowRecordSchema = z.object({
   id: z.string(),

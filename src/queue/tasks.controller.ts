@@ -17,6 +17,7 @@ import {
   ApiUnknown,
   TaskPageDto,
   TaskRecordDto,
+  TaskTreeNodeDto,
 } from './queue-api.dto';
 import { TaskQueueService } from './task-queue.service';
 import type { TaskRecord, TaskTreeNode } from './task.types';
@@ -77,6 +78,7 @@ export class TasksController {
     summary:
       'The delegation tree under a task: each node with status, agent, timings, cost and children',
   })
+  @ApiOkResponse({ type: TaskTreeNodeDto })
   @ApiUnknown('task')
   tree(@Param() params: TaskIdParamDto): Promise<TaskTreeNode> {
     return this.queue.getTaskTree(params.id);
