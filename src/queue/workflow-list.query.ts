@@ -148,6 +148,7 @@ export class WorkflowListQuery {
         else p.hmget(base + m, ...TASK_FIELDS);
       }
       const rows = (await p.exec()) ?? [];
+      const gone: string[] = [];
       for (let i = 0; i < members.length; i++) {
         scanned++;
         max = `(${scores[i]}`;
@@ -157,7 +158,11 @@ export class WorkflowListQuery {
         const run = members[i].startsWith('w:')
           ? toWorkflowRun(value as (string | null)[], now)
           : toTaskRun(value as (string | null)[], now);
-        if (!run) continue;
+        if (!run) {
+          // Archived by retention (the hash is gone): drop it from the index too.
+          if (value.every((v) => v === null)) gone.push(members[i]);
+          continue;
+        }
         const created = Date.parse(run.createdAt);
         // Newest first: once past `since`, nothing older can match.
         if (q.since !== undefined && created < q.since) return { items, nextCursor: null };
@@ -173,6 +178,7 @@ export class WorkflowListQuery {
           return { items, nextCursor: more > 0 ? encodeCursor(scores[i]) : null };
         }
       }
+      if (gone.length > 0) await client.zrem(key, ...gone);
       if (members.length < BATCH) return { items, nextCursor: null };
     }
     // Budget spent on rows the filters refused: hand back what was found and where to go on.
