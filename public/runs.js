@@ -116,18 +116,23 @@ export function render(query) {
         info.textContent = 'Tasks matching capability/agent (oldest first).';
         renderTasks(body.items);
       } else {
-        body = await get(
-          '/v1/workflows' +
-            qs({
-              kind: f.kind,
-              status: f.status,
-              q: f.q,
-              since: iso(f.since),
-              until: iso(f.until),
-              limit: PAGE,
-              cursor: cursors[page],
-            }),
-        );
+        // A rare filter may come back short with a cursor (the API bounds each scan): keep
+        // reading, a few rounds at most, to fill the page.
+        const params = {
+          kind: f.kind,
+          status: f.status,
+          q: f.q,
+          since: iso(f.since),
+          until: iso(f.until),
+        };
+        body = await get('/v1/workflows' + qs({ ...params, limit: PAGE, cursor: cursors[page] }));
+        for (let round = 0; round < 10 && body.items.length < PAGE && body.nextCursor; round++) {
+          const more = await get(
+            '/v1/workflows' +
+              qs({ ...params, limit: PAGE - body.items.length, cursor: body.nextCursor }),
+          );
+          body = { items: body.items.concat(more.items), nextCursor: more.nextCursor };
+        }
         info.textContent = '';
         renderRuns(body.items);
       }

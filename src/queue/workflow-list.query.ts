@@ -148,7 +148,6 @@ export class WorkflowListQuery {
         else p.hmget(base + m, ...TASK_FIELDS);
       }
       const rows = (await p.exec()) ?? [];
-      const gone: string[] = [];
       for (let i = 0; i < members.length; i++) {
         scanned++;
         max = `(${scores[i]}`;
@@ -160,7 +159,7 @@ export class WorkflowListQuery {
           : toTaskRun(value as (string | null)[], now);
         if (!run) {
           // Archived by retention (the hash is gone): drop it from the index too.
-          if (value.every((v) => v === null)) gone.push(members[i]);
+          if (value.every((v) => v === null)) await client.zrem(key, members[i]);
           continue;
         }
         const created = Date.parse(run.createdAt);
@@ -178,7 +177,6 @@ export class WorkflowListQuery {
           return { items, nextCursor: more > 0 ? encodeCursor(scores[i]) : null };
         }
       }
-      if (gone.length > 0) await client.zrem(key, ...gone);
       if (members.length < BATCH) return { items, nextCursor: null };
     }
     // Budget spent on rows the filters refused: hand back what was found and where to go on.
