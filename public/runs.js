@@ -164,6 +164,15 @@ export function render(query) {
     );
   }
 
+  function cost(c) {
+    if (!c || (!c.usd && !c.tokens)) return '-';
+    const usd = c.usd ? '$' + c.usd.toFixed(c.usd < 1 ? 4 : 2) : '';
+    const tok = c.tokens
+      ? (c.tokens >= 1000 ? (c.tokens / 1000).toFixed(1) + 'k' : c.tokens) + ' tok'
+      : '';
+    return [usd, tok].filter(Boolean).join(' · ');
+  }
+
   function renderRuns(items) {
     shown = new Set(items.map((r) => r.id));
     const rows = items.map((r) =>
@@ -179,6 +188,7 @@ export function render(query) {
         time(r.createdAt),
         duration(r.durationMs),
         counts(r.counts),
+        cost(r.cost),
       ]),
     );
     clear(list).appendChild(
@@ -186,7 +196,7 @@ export function render(query) {
         ? h('p', { class: 'muted' }, 'No runs match.')
         : table(
             'Runs, newest first',
-            ['name', 'id', 'kind', 'status', 'created', 'duration', 'tasks'],
+            ['name', 'id', 'kind', 'status', 'created', 'duration', 'tasks', 'cost'],
             rows,
             { id: 'runs-table' },
           ),

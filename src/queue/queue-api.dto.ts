@@ -154,6 +154,7 @@ const runSummarySchema = z.object({
     cancelled: z.int(),
     active: z.int().describe('Blocked, ready or running'),
   }),
+  cost: costSchema.optional().describe('Tasks and their delegated children, once reported'),
   capability: z.string().optional(),
   agentId: z.string().optional(),
   attempt: z.int().optional(),

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { AppException } from '../common/errors/app.exception';
 import { decodeCursor, encodeCursor, type Page, paginationQuery } from '../common/http/pagination';
 import { RedisService } from '../redis/redis.service';
+import { costOf } from './task-record.codec';
 import { TaskQueueService } from './task-queue.service';
+import type { TaskCost } from './task.types';
 
 /** Upper-cases strings so enum filters accept `failed` as well as `FAILED`. */
 const upper = (v: unknown): unknown => (typeof v === 'string' ? v.toUpperCase() : v);
@@ -54,6 +56,8 @@ export interface RunSummary {
   durationMs: number;
   /** Task counts by state; `active` = not yet finished (blocked, ready or running). */
   counts: { total: number; completed: number; failed: number; cancelled: number; active: number };
+  /** What its tasks (and their delegated children) cost, once executors reported any. */
+  cost?: TaskCost;
   /** Standalone tasks only. */
   capability?: string;
   agentId?: string;
@@ -71,6 +75,10 @@ const WF_FIELDS = [
   'created',
   'updated',
   'finished',
+  // A workflow's cost (all its tasks and their delegated children) is in c*, a task tree's in t*.
+  'cUsd',
+  'cIn',
+  'cOut',
 ];
 const TASK_FIELDS = [
   'id',
@@ -83,6 +91,9 @@ const TASK_FIELDS = [
   'agent',
   'wf',
   'attempt',
+  'tUsd',
+  'tIn',
+  'tOut',
 ];
 
 /** Members read from the index per round trip. */
@@ -193,6 +204,7 @@ function duration(created: string, finished: string | undefined, now: number): n
 
 function toWorkflowRun(v: (string | null)[], now: number): RunSummary | undefined {
   const [id, name, status, total, completed, failed, cancelled, created, updated, finished] = v;
+  const cost = costOf(v[10] ?? undefined, v[11] ?? undefined, v[12] ?? undefined);
   if (!id || !created) return undefined; // removed by retention
   const counts = {
     total: Number(total ?? 0),
@@ -214,12 +226,14 @@ function toWorkflowRun(v: (string | null)[], now: number): RunSummary | undefine
     finishedAt,
     durationMs: duration(createdAt, finishedAt, now),
     counts,
+    cost,
   };
   return prune(run);
 }
 
 function toTaskRun(v: (string | null)[], now: number): RunSummary | undefined {
   const [id, status, cap, desc, created, updated, finished, agent, wf, attempt] = v;
+  const cost = costOf(v[10] ?? undefined, v[11] ?? undefined, v[12] ?? undefined);
   if (!id || !created || wf) return undefined;
   const st = (status === 'NEW' ? 'BLOCKED' : status) as RunStatus;
   const createdAt = iso(created)!;
@@ -241,6 +255,7 @@ function toTaskRun(v: (string | null)[], now: number): RunSummary | undefined {
       cancelled: one('CANCELLED'),
       active: one('BLOCKED') + one('READY') + one('RUNNING'),
     },
+    cost,
     capability: cap ?? undefined,
     agentId: agent || undefined,
     attempt: Number(attempt ?? 0),
