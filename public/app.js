@@ -1,246 +1,220 @@
-// Switchyard status page: plain browser JavaScript, no build step. It reads the REST API with
-// the token stored in localStorage and listens to the live feed (/v1/live?token=...).
-(function () {
-  'use strict';
-  var TOKEN_KEY = 'switchyard.token';
-  var MAX_EVENTS = 200;
-  var $ = function (id) {
-    return document.getElementById(id);
-  };
-  var ws = null;
-  var reconnectDelay = 1000;
-  var refreshTimer = null;
+// Switchyard console: plain browser ES modules, no build step for the user (`npm run build`
+// copies these files and the dagre layout library into dist/public). Hash routes:
+//   #/runs  #/run/<workflowId>  #/task/<taskId>  #/agents  #/events  #/settings
+import { api, auth, setUnauthorizedHandler } from './api.js';
+import { connect, disconnect, onEvent, onState } from './live.js';
+import { ctx } from './ctx.js';
+import { h, clear } from './ui.js';
+import * as runs from './runs.js';
+import * as run from './run.js';
+import * as task from './task.js';
+import * as agents from './agents.js';
+import * as events from './events.js';
+import * as settings from './settings.js';
 
-  function token() {
-    return localStorage.getItem(TOKEN_KEY);
+const $ = (id) => document.getElementById(id);
+ctx.confirm = confirm;
+ctx.act = act;
+ctx.toast = toast;
+let cleanup = null;
+
+// ---------------------------------------------------------------- login
+
+function showLogin(message) {
+  disconnect();
+  if (cleanup) cleanup();
+  cleanup = null;
+  $('view').hidden = true;
+  $('nav').hidden = true;
+  $('logout').hidden = true;
+  $('errors-strip').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = message || '';
+  $('token-input').focus();
+}
+
+setUnauthorizedHandler((message) => {
+  auth.clear();
+  showLogin(message);
+});
+
+async function start() {
+  $('login').hidden = true;
+  $('view').hidden = false;
+  $('nav').hidden = false;
+  $('logout').hidden = false;
+  try {
+    const me = await api('GET', '/v1/whoami');
+    ctx.role = me.role;
+    $('whoami').textContent = me.name + ' (' + me.role + ')';
+  } catch (e) {
+    if (e.status === 401) return;
+    $('whoami').textContent = '';
   }
+  connect();
+  route();
+}
 
-  function text(value) {
-    return value === undefined || value === null || value === '' ? '-' : String(value);
+$('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  auth.set($('token-input').value.trim());
+  $('token-input').value = '';
+  start();
+});
+$('logout').addEventListener('click', () => {
+  auth.clear();
+  showLogin('');
+});
+
+onState((state) => {
+  const el = $('feed-state');
+  el.className = 'pill ' + (state === 'live' ? 'on' : 'off');
+  el.textContent = 'feed: ' + state;
+  if (state === 'refused') {
+    auth.clear();
+    showLogin('The live feed refused the token.');
   }
+});
 
-  function cell(row, value, cls) {
-    var td = document.createElement('td');
-    td.textContent = text(value);
-    if (cls) td.className = cls;
-    row.appendChild(td);
-    return td;
+// ---------------------------------------------------------------- routing
+
+const ROUTES = [
+  [/^#?\/?(runs)?$/, (m, q) => runs.render(q)],
+  [/^#\/run\/([^/?]+)$/, (m) => run.render(decodeURIComponent(m[1]))],
+  [/^#\/task\/([^/?]+)$/, (m) => task.render(decodeURIComponent(m[1]))],
+  [/^#\/agents$/, () => agents.render()],
+  [/^#\/events$/, () => events.render()],
+  [/^#\/settings$/, () => settings.render()],
+];
+
+function route() {
+  if (!auth.token) return showLogin('');
+  if (cleanup) cleanup();
+  cleanup = null;
+  const [path, query] = location.hash.split('?');
+  const view = clear($('view'));
+  for (const a of document.querySelectorAll('#nav a')) {
+    const here =
+      path.startsWith('#/' + a.dataset.route) ||
+      (a.dataset.route === 'runs' && (path === '' || path.startsWith('#/run/')));
+    if (here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
   }
-
-  function showLogin(message) {
-    if (ws) {
-      ws.onclose = null;
-      ws.close();
-      ws = null;
+  for (const [re, fn] of ROUTES) {
+    const m = path.match(re);
+    if (m) {
+      const v = fn(m, new URLSearchParams(query || ''));
+      view.appendChild(v.el);
+      cleanup = v.cleanup || null;
+      return;
     }
-    $('dashboard').hidden = true;
-    $('logout').hidden = true;
-    $('login').hidden = false;
-    $('login-error').textContent = message || '';
-    setFeed(false, 'offline');
   }
+  view.appendChild(h('p', { class: 'error' }, 'No such page: ' + location.hash));
+}
+window.addEventListener('hashchange', route);
 
-  function setFeed(on, label) {
-    var el = $('feed-state');
-    el.className = 'pill ' + (on ? 'on' : 'off');
-    el.textContent = 'feed: ' + label;
-  }
+// ---------------------------------------------------------------- actions
 
-  async function api(path) {
-    var res = await fetch(path, {
-      headers: { authorization: 'Bearer ' + token(), accept: 'application/json' },
-    });
-    var body = null;
-    try {
-      body = await res.json();
-    } catch (e) {
-      body = null;
-    }
-    if (res.status === 401) {
-      localStorage.removeItem(TOKEN_KEY);
-      showLogin('The token was refused (401).');
-      throw new Error('401');
-    }
-    if (!res.ok)
-      throw new Error(
-        path + ': ' + res.status + ' ' + (body && body.error ? body.error.message : ''),
-      );
+let confirming = null;
+/** Modal confirmation (a <dialog>: focus is trapped and Escape cancels). */
+function confirm(message, label) {
+  const dlg = $('confirm');
+  $('confirm-text').textContent = message;
+  $('confirm-yes').textContent = label || 'Confirm';
+  dlg.returnValue = '';
+  dlg.showModal();
+  $('confirm-no').focus();
+  return new Promise((resolve) => {
+    confirming = resolve;
+  });
+}
+$('confirm').addEventListener('close', () => {
+  if (confirming) confirming($('confirm').returnValue === 'ok');
+  confirming = null;
+});
+
+/** Confirms, calls the REST API with the user's token, shows the outcome; returns the body. */
+async function act(message, label, call) {
+  if (!(await confirm(message, label))) return undefined;
+  try {
+    const body = await call();
+    toast(label + ': done', 'ok');
     return body;
+  } catch (e) {
+    toast(label + ' failed: ' + e.message, 'error');
+    return undefined;
   }
+}
 
-  function items(body) {
-    return Array.isArray(body) ? body : body && Array.isArray(body.items) ? body.items : [];
-  }
+let toastTimer = null;
+function toast(message, kind) {
+  const el = $('toast');
+  el.className = 'show ' + (kind || '');
+  el.textContent = message;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.className = ''), 6000);
+}
 
-  function renderAgents(agents) {
-    var tbody = $('agents').querySelector('tbody');
-    tbody.textContent = '';
-    agents.forEach(function (a) {
-      var tr = document.createElement('tr');
-      tr.dataset.agentId = a.id;
-      cell(tr, a.id);
-      cell(tr, a.status, 's-' + a.status);
-      cell(tr, a.load + '/' + a.maxLoad);
-      cell(tr, typeof a.healthScore === 'number' ? a.healthScore.toFixed(2) : a.healthScore);
-      cell(tr, (a.capabilities || []).join(', '));
-      cell(tr, a.lastHeartbeatAt);
-      tbody.appendChild(tr);
-    });
-    $('agent-count').textContent = '(' + agents.length + ')';
-  }
+// ---------------------------------------------------------------- errors strip
 
-  function renderQueue(counts) {
-    var dl = $('queue');
-    dl.textContent = '';
-    Object.keys(counts || {}).forEach(function (k) {
-      var dt = document.createElement('dt');
-      dt.textContent = k;
-      var dd = document.createElement('dd');
-      dd.textContent = text(typeof counts[k] === 'object' ? JSON.stringify(counts[k]) : counts[k]);
-      dd.dataset.count = k;
-      dl.appendChild(dt);
-      dl.appendChild(dd);
-    });
-  }
-
-  function renderBreakers(breakers) {
-    var tbody = $('breakers').querySelector('tbody');
-    tbody.textContent = '';
-    if (breakers.length === 0) {
-      var tr = document.createElement('tr');
-      cell(tr, 'none yet (every agent starts closed)').colSpan = 3;
-      tbody.appendChild(tr);
-    }
-    breakers.forEach(function (b) {
-      var tr = document.createElement('tr');
-      tr.dataset.agentId = b.agentId;
-      cell(tr, b.agentId);
-      cell(tr, b.state, 's-' + b.state);
-      cell(tr, b.threshold !== undefined ? (b.failures || 0) + '/' + b.threshold : b.failures);
-      tbody.appendChild(tr);
-    });
-  }
-
-  // Each panel loads on its own: a module that is missing or down does not blank the others.
-  async function refresh() {
-    var errors = [];
-    await Promise.all(
-      [
-        api('/v1/agents?limit=1000').then(function (b) {
-          renderAgents(items(b));
-        }),
-        api('/v1/queue').then(renderQueue),
-        api('/v1/circuit-breakers').then(function (b) {
-          renderBreakers(items(b));
-        }),
-      ].map(function (p) {
-        return p.catch(function (e) {
-          errors.push(e.message);
-        });
-      }),
+const ERROR_TYPES = new Set([
+  'task.failed',
+  'task.retrying',
+  'workflow.failed',
+  'breaker.opened',
+  'agent.expired',
+  'task.deadlocked',
+]);
+const failures = [];
+onEvent((e) => {
+  events.record(e);
+  if (!ERROR_TYPES.has(e.type)) return;
+  const entry = { ...e };
+  failures.unshift(entry);
+  failures.length = Math.min(failures.length, 5);
+  renderStrip();
+  // Events carry the error type only: fetch the task for its message.
+  if (e.taskId && (e.type === 'task.failed' || e.type === 'task.retrying'))
+    api('GET', '/v1/tasks/' + encodeURIComponent(e.taskId))
+      .then((t) => {
+        if (t.error) entry.data = { ...(entry.data || {}), error: t.error };
+        renderStrip();
+      })
+      .catch(() => undefined);
+});
+function renderStrip() {
+  const list = clear($('errors-list'));
+  $('errors-strip').hidden = failures.length === 0 || $('view').hidden;
+  for (const e of failures) {
+    const err = e.data && (e.data.error || e.data.reason);
+    const message = err
+      ? typeof err === 'string'
+        ? err
+        : (err.type ? err.type + ': ' : '') + (err.message || '')
+      : '';
+    const href = e.taskId
+      ? '#/task/' + encodeURIComponent(e.taskId)
+      : e.workflowId
+        ? '#/run/' + encodeURIComponent(e.workflowId)
+        : e.agentId
+          ? '#/agents'
+          : '#/events';
+    list.appendChild(
+      h(
+        'li',
+        { dataset: { type: e.type } },
+        h('time', { datetime: e.at }, (e.at || '').slice(11, 19)),
+        ' ',
+        h('a', { href }, e.type + ' ' + (e.taskId || e.workflowId || e.agentId || '')),
+        message ? ' — ' + message.slice(0, 160) : '',
+      ),
     );
-    $('error').textContent = errors
-      .filter(function (m) {
-        return m !== '401';
-      })
-      .join(' · ');
   }
+}
+$('errors-clear').addEventListener('click', () => {
+  failures.length = 0;
+  renderStrip();
+});
 
-  function scheduleRefresh() {
-    if (refreshTimer) return;
-    refreshTimer = setTimeout(function () {
-      refreshTimer = null;
-      refresh();
-    }, 300);
-  }
-
-  function addEvent(seq, e) {
-    var li = document.createElement('li');
-    li.dataset.type = e.type;
-    if (e.taskId) li.dataset.taskId = e.taskId;
-    li.className = 't-' + e.type.replace('.', '-');
-    var ids = ['workflowId', 'taskId', 'agentId', 'capability']
-      .filter(function (k) {
-        return e[k];
-      })
-      .map(function (k) {
-        return k.replace('Id', '') + '=' + e[k];
-      });
-    var extra = e.data ? ' ' + JSON.stringify(e.data).slice(0, 160) : '';
-    li.textContent =
-      '#' + seq + ' ' + (e.at || '').slice(11, 23) + ' ' + e.type + ' ' + ids.join(' ') + extra;
-    var list = $('events');
-    list.insertBefore(li, list.firstChild);
-    while (list.children.length > MAX_EVENTS) list.removeChild(list.lastChild);
-  }
-
-  function connect() {
-    var url =
-      (location.protocol === 'https:' ? 'wss://' : 'ws://') +
-      location.host +
-      '/v1/live?token=' +
-      encodeURIComponent(token());
-    setFeed(false, 'connecting');
-    ws = new WebSocket(url);
-    ws.onmessage = function (m) {
-      var msg;
-      try {
-        msg = JSON.parse(m.data);
-      } catch (e) {
-        return;
-      }
-      if (msg.type === 'welcome') {
-        reconnectDelay = 1000;
-        $('whoami').textContent = msg.name + ' (' + msg.role + ') on ' + msg.instanceId;
-        ws.send(JSON.stringify({ type: 'subscribe', id: 'page', filters: {} }));
-      } else if (msg.type === 'subscribed') {
-        setFeed(true, 'live');
-      } else if (msg.type === 'event') {
-        addEvent(msg.seq, msg.event);
-        scheduleRefresh();
-      } else if (msg.type === 'dropped') {
-        var li = document.createElement('li');
-        li.textContent = msg.count + ' events dropped (this page was too slow)';
-        $('events').insertBefore(li, $('events').firstChild);
-        scheduleRefresh();
-      }
-    };
-    ws.onclose = function (c) {
-      ws = null;
-      if (c.code === 4401) {
-        localStorage.removeItem(TOKEN_KEY);
-        showLogin('The live feed refused the token.');
-        return;
-      }
-      setFeed(false, 'reconnecting');
-      setTimeout(connect, reconnectDelay);
-      reconnectDelay = Math.min(reconnectDelay * 2, 30000);
-    };
-  }
-
-  function start() {
-    $('login').hidden = true;
-    $('dashboard').hidden = false;
-    $('logout').hidden = false;
-    refresh();
-    connect();
-  }
-
-  $('login').addEventListener('submit', function (ev) {
-    ev.preventDefault();
-    localStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
-    $('token-input').value = '';
-    start();
-  });
-  $('logout').addEventListener('click', function () {
-    localStorage.removeItem(TOKEN_KEY);
-    showLogin('');
-  });
-  // Periodic refresh as well, for changes that produce no event (e.g. heartbeats).
-  setInterval(function () {
-    if (token() && !$('dashboard').hidden) refresh();
-  }, 15000);
-
-  if (token()) start();
-  else showLogin('');
-})();
+if (auth.token) start();
+else showLogin('');

@@ -35,6 +35,16 @@ const SUCCESS = new Set(['COMPLETED', 'SUCCEEDED']);
 const WORKFLOW_DONE = new Set(['COMPLETED', 'SUCCEEDED', 'FAILED', 'CANCELLED']);
 const TASK_DONE = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
+/** What the follower reads of a task record (GET /v1/tasks/{id}) to explain an event. */
+interface TaskFacts {
+  agentId?: string;
+  attempt?: number;
+  retryAt?: string;
+  reason?: string;
+  retry?: { maxRetries?: number };
+  error?: { type?: string; message?: string; retryable?: boolean };
+}
+
 interface LiveEvent {
   type: string;
   at: string;
@@ -66,6 +76,8 @@ export class WorkflowFollower {
   private finished?: (result: FollowResult) => void;
   private pollTimer?: NodeJS.Timeout;
   private readonly t0 = Date.now();
+  /** Lines are printed in event order even when one needs a task lookup first. */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly api: ApiClient,
@@ -166,24 +178,42 @@ export class WorkflowFollower {
     return this.refs.get(taskId) ?? taskId;
   }
 
+  private serial(step: () => void | Promise<void>): void {
+    this.chain = this.chain.then(step).catch((e: unknown) => this.warn((e as Error).message));
+  }
+
+  /** The task record, or undefined when it cannot be read (the line is printed without it). */
+  private async facts(taskId: string): Promise<TaskFacts | undefined> {
+    try {
+      return await this.api.get<TaskFacts>(`/v1/tasks/${encodeURIComponent(taskId)}`);
+    } catch {
+      return undefined;
+    }
+  }
+
   private onEvent(e: LiveEvent): void {
     if (e.workflowId !== this.workflowId) return;
+    this.serial(() => this.handle(e));
+  }
+
+  private async handle(e: LiveEvent): Promise<void> {
     if (this.opts.json) this.out(JSON.stringify({ event: e }));
     const taskId = e.taskId;
     const at = Date.parse(e.at);
     switch (e.type) {
-      case 'task.running':
+      case 'task.running': {
         if (taskId) this.startedAt.set(taskId, at);
-        if (taskId && !this.opts.json)
-          this.out(`      ${this.name(taskId)} RUNNING${e.agentId ? ` on ${e.agentId}` : ''}`);
+        if (!taskId || this.opts.json) return;
+        const agent = e.agentId ?? (await this.facts(taskId))?.agentId;
+        const attempt = typeof e.data?.attempt === 'number' ? e.data.attempt + 1 : undefined;
+        this.out(
+          `      ${this.name(taskId)} RUNNING ${agent ? `on ${agent}` : '(agent not reported yet)'}${attempt && attempt > 1 ? `, attempt ${attempt}` : ''}`,
+        );
         return;
+      }
       case 'task.retrying':
-        if (taskId && !this.opts.json) {
-          const why = e.data?.error ?? e.data?.reason;
-          this.out(
-            `      ${this.name(taskId)} RETRYING${why ? `: ${typeof why === 'string' ? why : JSON.stringify(why)}` : ''}`,
-          );
-        }
+        if (taskId && !this.opts.json)
+          this.out(retryLine(this.name(taskId), e, await this.facts(taskId)));
         return;
       case 'task.completed':
       case 'task.failed':
@@ -195,7 +225,9 @@ export class WorkflowFollower {
             : this.startedAt.has(taskId)
               ? at - this.startedAt.get(taskId)!
               : undefined;
-        this.taskDone(taskId, e.type.slice('task.'.length).toUpperCase(), durationMs);
+        const status = e.type.slice('task.'.length).toUpperCase();
+        const facts = status === 'FAILED' && !this.opts.json ? await this.facts(taskId) : undefined;
+        this.taskDone(taskId, status, durationMs, facts ?? failureFromEvent(e));
         return;
       }
       case 'workflow.completed':
@@ -210,13 +242,19 @@ export class WorkflowFollower {
     }
   }
 
-  private taskDone(taskId: string, status: string, durationMs: number | undefined): void {
+  private taskDone(
+    taskId: string,
+    status: string,
+    durationMs: number | undefined,
+    facts?: TaskFacts,
+  ): void {
     if (this.done.has(taskId)) return;
     this.done.add(taskId);
     if (this.opts.json) return;
     const d = formatDuration(durationMs);
+    const why = status === 'FAILED' && facts ? failureText(facts) : '';
     this.out(
-      `[${this.done.size}/${this.total ?? '?'}] ${this.name(taskId)} ${status}${d ? ` (${d})` : ''}`,
+      `[${this.done.size}/${this.total ?? '?'}] ${this.name(taskId)} ${status}${d ? ` (${d})` : ''}${why ? `: ${why}` : ''}`,
     );
   }
 
@@ -239,11 +277,13 @@ export class WorkflowFollower {
             t.startedAt && t.completedAt
               ? Date.parse(t.completedAt) - Date.parse(t.startedAt)
               : undefined;
-          this.taskDone(t.id, status, d);
+          this.taskDone(t.id, status, d, t as TaskFacts);
         }
       }
       if (WORKFLOW_DONE.has(view.status)) {
-        this.finish({ status: view.status, succeeded: SUCCESS.has(view.status), workflow: view });
+        this.serial(() =>
+          this.finish({ status: view.status, succeeded: SUCCESS.has(view.status), workflow: view }),
+        );
         return;
       }
     } catch (e) {
@@ -268,4 +308,43 @@ export class WorkflowFollower {
       );
     resolve(result);
   }
+}
+
+/** "upstream_error: flaky failure 1/3 (agent a@w1; not retried: retries exhausted)" */
+function failureText(f: TaskFacts): string {
+  const e = f.error;
+  const what = e ? `${e.type ?? 'error'}${e.message ? `: ${e.message}` : ''}` : (f.reason ?? '');
+  const extra = [
+    f.agentId ? `agent ${f.agentId}` : '',
+    f.reason && e && f.reason !== e.type ? `reason ${f.reason}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return `${what}${extra ? ` (${extra})` : ''}`;
+}
+
+/** Events carry only a reason; used when the task record cannot be read. */
+function failureFromEvent(e: LiveEvent): TaskFacts | undefined {
+  const reason = e.data?.reason;
+  return typeof reason === 'string' ? { reason, agentId: e.agentId } : undefined;
+}
+
+/** "build RETRYING after upstream_error: flaky (on a@w1); attempt 2 of 4 at 14:02:07 (in 1.9 s)" */
+function retryLine(name: string, e: LiveEvent, f: TaskFacts | undefined): string {
+  const err = f?.error;
+  const why = err
+    ? `${err.type ?? 'error'}${err.message ? `: ${err.message}` : ''}`
+    : typeof e.data?.reason === 'string'
+      ? e.data.reason
+      : 'an error';
+  const agent = f?.agentId ?? e.agentId;
+  let next = '';
+  if (f?.retryAt) {
+    const at = new Date(f.retryAt);
+    const inMs = at.getTime() - Date.now();
+    const total = typeof f.retry?.maxRetries === 'number' ? f.retry.maxRetries + 1 : undefined;
+    const attempt = typeof f.attempt === 'number' ? f.attempt + 1 : undefined;
+    next = `; ${attempt ? `attempt ${attempt}${total ? ` of ${total}` : ''} ` : 'next attempt '}at ${at.toTimeString().slice(0, 8)}${inMs > 0 ? ` (in ${formatDuration(inMs)})` : ''}`;
+  }
+  return `      ${name} RETRYING after ${why}${agent ? ` (on ${agent})` : ''}${next}`;
 }

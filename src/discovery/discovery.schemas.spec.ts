@@ -91,6 +91,15 @@ describe('listAgentsQuerySchema', () => {
     ]);
   });
 
+  it('takes status filters in any case, as every enum filter does', () => {
+    expect(listAgentsQuerySchema.parse({ status: 'available' }).status).toEqual(['AVAILABLE']);
+    expect(listAgentsQuerySchema.parse({ status: ['busy', 'Offline'] }).status).toEqual([
+      'BUSY',
+      'OFFLINE',
+    ]);
+    expect(problems(listAgentsQuerySchema.safeParse({ status: 'sleepy' }))).toEqual(['status.0']);
+  });
+
   it('needs a capability and no cursor for sort=load', () => {
     expect(problems(listAgentsQuerySchema.safeParse({ sort: 'load' }))).toEqual(['capability']);
     expect(

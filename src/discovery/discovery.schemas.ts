@@ -76,17 +76,14 @@ export const findAgentsQuerySchema = z.strictObject({
   excludeStatic: z.boolean().optional(),
 });
 
-/** `status=AVAILABLE,BUSY` or `status=AVAILABLE&status=BUSY`. */
-const statusListQuery = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s.length > 0)
-      : v,
-  z.array(agentStatusSchema).min(1),
-);
+/** `status=AVAILABLE,BUSY` or `status=available&status=busy` (case-insensitive, like every enum filter). */
+const statusListQuery = z.preprocess((v) => {
+  const list: unknown = typeof v === 'string' ? v.split(',') : v;
+  if (!Array.isArray(list)) return v;
+  return list
+    .map((s: unknown) => (typeof s === 'string' ? s.trim().toUpperCase() : s))
+    .filter((s) => s !== '');
+}, z.array(agentStatusSchema).min(1));
 
 export const listAgentsQuerySchema = z
   .strictObject({

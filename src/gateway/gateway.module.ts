@@ -3,7 +3,7 @@ import { LiveFanoutService } from './live-fanout.service';
 import { LiveGateway } from './live.gateway';
 import { StatusPageController } from './status-page.controller';
 
-/** The WebSocket live feed at /v1/live (docs/LIVE-FEED.md) and the status page at / (docs/STATUS-PAGE.md). */
+/** The WebSocket live feed at /v1/live (docs/LIVE-FEED.md) and the console at / (docs/CONSOLE.md). */
 @Module({
   controllers: [StatusPageController],
   providers: [LiveFanoutService, LiveGateway],

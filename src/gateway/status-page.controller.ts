@@ -1,22 +1,30 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators';
 
-const ASSETS: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'style.css': 'text/css; charset=utf-8',
+const TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
+
+/** Asset names the console may ask for: one flat folder, no dots or slashes to climb out of it. */
+const ASSET_NAME = /^[a-z][a-z0-9-]*\.(js|css)$/;
+
+/** The layout library, copied into dist/public as dagre.js by scripts/copy-assets.js. */
+const VENDORED: Record<string, [string, string]> = {
+  'dagre.js': ['@dagrejs/dagre/package.json', 'dist/dagre.esm.js'],
 };
 
 /** The page may only load its own files and talk to this origin (REST and WebSocket). */
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/** `public/` from src/gateway (ts-node, jest) or dist/src/gateway (built). */
+/** `public/` from src/gateway (ts-node, jest) or dist/public from dist/src/gateway (built). */
 function publicDir(): string {
   const candidates = [
     join(__dirname, '..', '..', 'public'),
@@ -26,9 +34,9 @@ function publicDir(): string {
 }
 
 /**
- * The status page (docs/STATUS-PAGE.md): static files from `public/`, no build step. Public
- * because the files hold no data: the page asks for a token and uses it for every REST call and
- * for the live feed.
+ * The console (docs/CONSOLE.md): static ES modules from `public/` (dist/public once built), no
+ * build step for the user. Public because the files hold no data: the page asks for a token and
+ * uses it for every REST call and as the live feed's first message.
  */
 @ApiExcludeController()
 @Public()
@@ -46,22 +54,30 @@ export class StatusPageController {
   @Get('status-page/:file')
   @Header('cache-control', 'no-cache')
   asset(@Param('file') file: string, @Res() reply: FastifyReply): Promise<void> {
-    if (!(file in ASSETS) || file === 'index.html')
-      throw new NotFoundException(`Cannot GET /status-page/${file}`);
+    if (!ASSET_NAME.test(file)) throw new NotFoundException(`Cannot GET /status-page/${file}`);
     return this.send(reply, file);
   }
 
   private async send(reply: FastifyReply, file: string): Promise<void> {
     let body = this.cache.get(file);
     if (!body) {
-      this.dir ??= publicDir();
-      body = await readFile(join(this.dir, file));
+      body = await this.read(file);
       this.cache.set(file, body);
     }
     await reply
-      .header('content-type', ASSETS[file])
+      .header('content-type', TYPES[file.slice(file.lastIndexOf('.') + 1)])
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')
       .send(body);
+  }
+
+  private async read(file: string): Promise<Buffer> {
+    this.dir ??= publicDir();
+    const path = join(this.dir, file);
+    if (existsSync(path)) return readFile(path);
+    // Running from the sources (tests, ts-node): the vendored library comes from node_modules.
+    const vendored = VENDORED[file];
+    if (vendored) return readFile(join(dirname(require.resolve(vendored[0])), vendored[1]));
+    throw new NotFoundException(`Cannot GET /status-page/${file}`);
   }
 }

@@ -12,6 +12,7 @@ import { TaskStore } from './task-store.repository';
 import { TaskSubmission } from './task-submission.service';
 import { TaskWatcher } from './task-watcher.service';
 import { TasksController } from './tasks.controller';
+import { WorkflowListQuery } from './workflow-list.query';
 import { WorkflowsController } from './workflows.controller';
 
 /** Every provider of the queue (also used by tests that build the queue without controllers). */
@@ -36,7 +37,7 @@ export const QUEUE_PROVIDERS = [
   // The state module's archive keeps finished tasks readable after retention removed them.
   imports: [StateModule],
   controllers: [TasksController, WorkflowsController, QueueController],
-  providers: QUEUE_PROVIDERS,
+  providers: [...QUEUE_PROVIDERS, WorkflowListQuery],
   exports: [TaskQueueService],
 })
 export class QueueModule {}

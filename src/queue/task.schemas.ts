@@ -89,7 +89,10 @@ export const createWorkflowSchema = z.strictObject({
 export type CreateWorkflowInput = z.infer<typeof createWorkflowSchema>;
 
 export const listTasksQuerySchema = z.strictObject({
-  status: z.enum(TaskStatus).optional(),
+  status: z
+    .preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(TaskStatus))
+    .optional()
+    .describe('Task status (case-insensitive)'),
   agent: z.string().min(1).max(200).optional(),
   workflow: taskIdSchema.optional(),
   capability: z.string().min(1).max(200).optional(),

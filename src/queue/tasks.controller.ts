@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createZodDto } from 'nestjs-zod';
 import type { Page } from '../common/http/pagination';
@@ -9,6 +9,16 @@ import {
   idParamSchema,
   listTasksQuerySchema,
 } from './task.schemas';
+import {
+  ApiCommonErrors,
+  ApiConflict,
+  ApiInvalid,
+  ApiTooLarge,
+  ApiUnknown,
+  TaskPageDto,
+  TaskRecordDto,
+  TaskTreeNodeDto,
+} from './queue-api.dto';
 import { TaskQueueService } from './task-queue.service';
 import type { TaskRecord, TaskTreeNode } from './task.types';
 
@@ -18,6 +28,7 @@ class TaskIdParamDto extends createZodDto(idParamSchema) {}
 class GetTaskQueryDto extends createZodDto(getTaskQuerySchema) {}
 
 @ApiTags('tasks')
+@ApiCommonErrors()
 @Controller('v1/tasks')
 export class TasksController {
   constructor(private readonly queue: TaskQueueService) {}
@@ -26,6 +37,11 @@ export class TasksController {
   @ApiOperation({
     summary: 'Submit a task (201; 200 with the same task when the idempotency key was seen)',
   })
+  @ApiCreatedResponse({ type: TaskRecordDto, description: 'Accepted: BLOCKED or READY' })
+  @ApiOkResponse({ type: TaskRecordDto, description: 'Idempotency key seen: the existing task' })
+  @ApiInvalid()
+  @ApiConflict('a task with this id already exists')
+  @ApiTooLarge()
   async create(
     @Body() body: CreateTaskDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -37,6 +53,8 @@ export class TasksController {
 
   @Get()
   @ApiOperation({ summary: 'List tasks (filters: status, agent, workflow, capability)' })
+  @ApiOkResponse({ type: TaskPageDto })
+  @ApiInvalid('VALIDATION_FAILED: unknown filter, bad status or cursor')
   list(@Query() query: ListTasksQueryDto): Promise<Page<TaskRecord>> {
     return this.queue.listTasks(query);
   }
@@ -47,6 +65,9 @@ export class TasksController {
     description:
       'With `waitSeconds`, a long poll: answers as soon as the task is terminal (on any control plane), or with its current state when the time is up.',
   })
+  @ApiOkResponse({ type: TaskRecordDto })
+  @ApiInvalid('VALIDATION_FAILED: malformed id or waitSeconds')
+  @ApiUnknown('task')
   get(@Param() params: TaskIdParamDto, @Query() query: GetTaskQueryDto): Promise<TaskRecord> {
     if (query.waitSeconds) return this.queue.waitForTerminal(params.id, query.waitSeconds * 1000);
     return this.queue.getTask(params.id);
@@ -57,6 +78,8 @@ export class TasksController {
     summary:
       'The delegation tree under a task: each node with status, agent, timings, cost and children',
   })
+  @ApiOkResponse({ type: TaskTreeNodeDto })
+  @ApiUnknown('task')
   tree(@Param() params: TaskIdParamDto): Promise<TaskTreeNode> {
     return this.queue.getTaskTree(params.id);
   }
@@ -64,6 +87,9 @@ export class TasksController {
   @Post(':id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a non-terminal task (409 when already terminal)' })
+  @ApiOkResponse({ type: TaskRecordDto, description: 'Now CANCELLED' })
+  @ApiUnknown('task')
+  @ApiConflict('the task already ended (COMPLETED, FAILED or CANCELLED)')
   cancel(@Param() params: TaskIdParamDto): Promise<TaskRecord> {
     return this.queue.cancel(params.id, 'user');
   }

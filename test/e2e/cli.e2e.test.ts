@@ -79,6 +79,12 @@ describe('switchyard CLI against a live server (e2e)', () => {
     await t.app.get(TaskQueueService).startProcessing(
       async (task: TaskRecord): Promise<TaskHandlerOutcome> => {
         await new Promise((r) => setTimeout(r, 20));
+        if (task.capability === 'flaky-once' && task.attempt === 0)
+          return {
+            kind: 'failed',
+            error: { type: 'upstream_error', message: 'flaky once', retryable: true },
+            agentId: 'cli-flaky',
+          };
         return task.capability === 'boom'
           ? { kind: 'failed', error: { type: 'validation', message: 'boom', retryable: false } }
           : { kind: 'completed', result: { echoed: task.payload ?? null } };
@@ -247,6 +253,28 @@ describe('switchyard CLI against a live server (e2e)', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^status:\s+COMPLETED$/m);
     expect(status.stdout).toMatch(/^\S+\s+docs\s+docs\s+COMPLETED/m);
+  });
+
+  it('--follow says what failed, why, and when the next attempt is', async () => {
+    const wf = file('wf-retry.json', {
+      tasks: [
+        {
+          ref: 'wobbly',
+          capability: 'flaky-once',
+          retry: { maxRetries: 1, baseDelayMs: 300, maxDelayMs: 300 },
+        },
+        { ref: 'bad', capability: 'boom', dependsOn: ['wobbly'] },
+      ],
+    });
+    const r = await cli(['workflow', 'run', wf, '--follow', '--timeout', '20'], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /^ {6}wobbly RETRYING after upstream_error: flaky once \(on cli-flaky\); attempt 2 of 2 at \d\d:\d\d:\d\d/m,
+    );
+    expect(r.stdout).not.toContain('RETRYING: retry');
+    expect(r.stdout).toMatch(/^\[1\/2\] wobbly COMPLETED/m);
+    expect(r.stdout).toMatch(/^\[2\/2\] bad FAILED \(\d+ ?ms\): validation: boom$/m);
+    expect(r.stdout).toMatch(/^Workflow \S+ FAILED after/m);
   });
 
   it('exits 1 when a followed workflow fails, and --json prints events', async () => {

@@ -136,7 +136,7 @@ export function registerDemoCommand(program: Command): void {
           );
         }
         say(
-          `Control plane: ${url}   (Swagger UI ${url}/docs, status page ${url}/, live feed ${url.replace(/^http/, 'ws')}/v1/live)`,
+          `Control plane: ${url}   (Swagger UI ${url}/docs, console ${url}/, live feed ${url.replace(/^http/, 'ws')}/v1/live)`,
         );
         say(`Admin token:   ${env.SWITCHYARD_ADMIN_TOKEN}`);
         say(

@@ -166,6 +166,8 @@ for i, t in ipairs(tasks) do
   end
   rcall("ZADD", B .. "all", seq, t.id)
   if wf ~= "" then rcall("ZADD", B .. "w:" .. wf .. ":tasks", seq, t.id) end
+  -- Runs index, newest last (GET /v1/workflows, the console): a workflow at its first task's seq, a standalone task at its own.
+  if wf == "" then rcall("ZADD", B .. "runs", seq, "t:" .. t.id) elseif i == 1 then rcall("ZADD", B .. "runs", seq, "w:" .. wf) end
   ids[i] = t.id
   pushEvent(B, events, "created", t.id, "")
 end
