@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { TaskQueueService } from '../queue/task-queue.service';
+import type { TaskRecord } from '../queue/task.types';
+
+/** The delegation-tree fields of a task record (set by the queue for every task). */
+export type TreeTaskRecord = TaskRecord & {
+  parentTaskId?: string;
+  rootTaskId?: string;
+  depth?: number;
+};
+
+/**
+ * Task lookups for authorisation. The queue is resolved lazily: auth is global and boots before
+ * the queue module, and processes without a queue (the worker) never call this.
+ */
+@Injectable()
+export class TaskDirectory {
+  private queue?: TaskQueueService;
+
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  async find(id: string): Promise<TreeTaskRecord | undefined> {
+    this.queue ??= this.moduleRef.get(TaskQueueService, { strict: false });
+    return this.queue.findTask(id);
+  }
+}
