@@ -59,7 +59,7 @@ export function peekTaskCredential(token: string): TaskCredentialClaims | undefi
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== TASK_CREDENTIAL_PREFIX) return undefined;
   try {
-    const w = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as WireClaims;
+    const w = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as WireClaims;
     if (typeof w.t !== 'string' || typeof w.r !== 'string' || typeof w.e !== 'number') {
       return undefined;
     }
@@ -86,8 +86,8 @@ export function verifyTaskCredential(key: Buffer, token: string, nowMs: number):
   if (parts.length !== 3 || parts[0] !== TASK_CREDENTIAL_PREFIX) {
     return { ok: false, reason: 'malformed' };
   }
-  const expected = Buffer.from(sign(key, parts[1]!));
-  const given = Buffer.from(parts[2]!);
+  const expected = Buffer.from(sign(key, parts[1]));
+  const given = Buffer.from(parts[2]);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
     return { ok: false, reason: 'bad_signature' };
   }

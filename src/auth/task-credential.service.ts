@@ -32,9 +32,7 @@ export class TaskCredentialService {
     if (taskCredentialSecret) {
       this.key = Buffer.from(taskCredentialSecret, 'utf8');
     } else if (adminToken) {
-      this.key = createHash('sha256')
-        .update(`switchyard-task-credential\0${adminToken}`)
-        .digest();
+      this.key = createHash('sha256').update(`switchyard-task-credential\0${adminToken}`).digest();
     } else {
       this.key = randomBytes(32);
       this.logger.warn(
@@ -48,7 +46,8 @@ export class TaskCredentialService {
     const t = task as TreeTaskRecord;
     const rootTaskId = t.rootTaskId ?? t.id;
     let workflowId = t.workflowId;
-    if (!workflowId && rootTaskId !== t.id) workflowId = (await this.tasks.find(rootTaskId))?.workflowId;
+    if (!workflowId && rootTaskId !== t.id)
+      workflowId = (await this.tasks.find(rootTaskId))?.workflowId;
     const lifetimeS = Math.ceil(t.timeoutMs / 1000) + this.config.auth.taskCredentialTtlSeconds;
     return this.sign({
       taskId: t.id,
@@ -72,8 +71,7 @@ export class TaskCredentialService {
   async authenticate(token: string): Promise<Principal> {
     const verified = verifyTaskCredential(this.key, token, Date.now());
     if (!verified.ok) {
-      const why =
-        verified.reason === 'expired' ? 'has expired' : `is invalid (${verified.reason})`;
+      const why = verified.reason === 'expired' ? 'has expired' : `is invalid (${verified.reason})`;
       throw new AppException(ErrorCode.Unauthenticated, `Task credential ${why}`);
     }
     const claims = verified.claims;

@@ -65,7 +65,9 @@ export class TaskScopePolicy {
   allowedStatePrefixes(principal: Principal): string[] {
     const scope = principal.task;
     if (!scope) return [''];
-    const granted = this.config.auth.taskStateNamespaces.map((n) => (n.endsWith('/') ? n : `${n}/`));
+    const granted = this.config.auth.taskStateNamespaces.map((n) =>
+      n.endsWith('/') ? n : `${n}/`,
+    );
     return scope.workflowId ? [`workflows/${scope.workflowId}/`, ...granted] : granted;
   }
 

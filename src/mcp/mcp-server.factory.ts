@@ -7,7 +7,12 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../auth/principal.type';
 import { Role } from '../auth/role.enum';
-import { READ_ONLY_TOOLS, TOOL_DESCRIPTIONS, type ToolName, toolInputSchemas } from './mcp-tool.schemas';
+import {
+  READ_ONLY_TOOLS,
+  TOOL_DESCRIPTIONS,
+  type ToolName,
+  toolInputSchemas,
+} from './mcp-tool.schemas';
 import { McpToolsService, toolJsonSchema } from './mcp-tools.service';
 
 export const MCP_SERVER_NAME = 'switchyard';

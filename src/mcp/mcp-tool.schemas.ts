@@ -36,7 +36,9 @@ export const delegateInputSchema = createTaskSchema
     wait: z
       .boolean()
       .default(true)
-      .describe('true: return the result when the child is done; false: return its task id at once'),
+      .describe(
+        'true: return the result when the child is done; false: return its task id at once',
+      ),
   });
 export type DelegateInput = z.infer<typeof delegateInputSchema>;
 
@@ -47,7 +49,10 @@ export const toolInputSchemas = {
   list_capabilities: z.strictObject({}),
   delegate: delegateInputSchema,
   delegate_many: z.strictObject({
-    tasks: z.array(delegateInputSchema.omit({ wait: true })).min(1).max(MAX_DELEGATE_MANY),
+    tasks: z
+      .array(delegateInputSchema.omit({ wait: true }))
+      .min(1)
+      .max(MAX_DELEGATE_MANY),
   }),
   get_task: z.strictObject({ taskId: taskIdSchema }),
   wait_task: z.strictObject({
@@ -81,7 +86,7 @@ export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
     'Find live agents that offer a capability: name, description, capabilities, status and load.',
   list_capabilities: 'List every capability the live agents offer, with how many agents offer it.',
   delegate:
-    'Hand work to another agent as a child task of the calling task. With wait (default) returns the child\'s output or error when it is done; without wait returns its task id at once.',
+    "Hand work to another agent as a child task of the calling task. With wait (default) returns the child's output or error when it is done; without wait returns its task id at once.",
   delegate_many:
     'Fan out: submit several child tasks at once, wait for all, return their results in order.',
   get_task: 'Read a task: status, result or error, timings, cost.',

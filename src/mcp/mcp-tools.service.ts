@@ -62,7 +62,7 @@ export class McpToolsService {
     wait_task: async (p, i, c) => {
       await this.scope.assertInTree(p, i.taskId);
       const task = await this.waitParked(p, [i.taskId], i.timeoutSeconds * 1000, c);
-      return toolOk(taskView(task[0]!));
+      return toolOk(taskView(task[0]));
     },
     cancel_task: async (p, i) => {
       await this.scope.assertDescendant(p, i.taskId);
@@ -121,10 +121,11 @@ export class McpToolsService {
       const parsed = toolInputSchemas[tool].safeParse(args ?? {});
       if (!parsed.success) throw parsed.error;
       const handler = this.handlers[tool] as Handler<ToolName>;
-      return await handler(principal, parsed.data as ToolInput<ToolName>, ctx);
+      return await handler(principal, parsed.data, ctx);
     } catch (err) {
       const { result, unexpected } = toolError(err);
-      if (unexpected) this.logger.error(`tool ${name} failed: ${(err as Error).stack ?? String(err)}`);
+      if (unexpected)
+        this.logger.error(`tool ${name} failed: ${(err as Error).stack ?? String(err)}`);
       return result;
     }
   }
@@ -188,7 +189,7 @@ export class McpToolsService {
     if (!input.wait) return toolOk({ taskId: task.id, status: task.status });
     const waitMs = input.timeoutSeconds ? input.timeoutSeconds * 1000 : DEFAULT_DELEGATE_WAIT_MS;
     const [done] = await this.waitParked(principal, [task.id], waitMs, ctx);
-    return outcome(done!);
+    return outcome(done);
   }
 
   private async delegateMany(
@@ -197,9 +198,12 @@ export class McpToolsService {
     ctx: ToolCallContext,
   ): Promise<CallToolResult> {
     const tasks: TaskRecord[] = [];
-    for (const t of input.tasks) tasks.push(await this.submitChild(principal, { ...t, wait: true }));
+    for (const t of input.tasks)
+      tasks.push(await this.submitChild(principal, { ...t, wait: true }));
     const waitMs = Math.max(
-      ...input.tasks.map((t) => (t.timeoutSeconds ? t.timeoutSeconds * 1000 : DEFAULT_DELEGATE_WAIT_MS)),
+      ...input.tasks.map((t) =>
+        t.timeoutSeconds ? t.timeoutSeconds * 1000 : DEFAULT_DELEGATE_WAIT_MS,
+      ),
     );
     const done = await this.waitParked(
       principal,
@@ -239,7 +243,7 @@ export class McpToolsService {
         );
         for (const t of got) if (TERMINAL_STATUSES.has(t.status)) results.set(t.id, t);
         if (results.size === taskIds.length || Date.now() >= deadline || ctx.signal.aborted) {
-          return taskIds.map((id, i) => results.get(id) ?? got[pending.indexOf(id)] ?? got[i]!);
+          return taskIds.map((id, i) => results.get(id) ?? got[pending.indexOf(id)] ?? got[i]);
         }
         if (waiter) await this.parked.refresh(waiter.taskId).catch(() => undefined);
         await ctx
@@ -278,7 +282,8 @@ function childPayload(input: DelegateInput): unknown {
   if (input.prompt === undefined) return input.payload ?? {};
   const p = input.payload;
   if (p === undefined) return { prompt: input.prompt };
-  if (typeof p === 'object' && p !== null && !Array.isArray(p)) return { ...p, prompt: input.prompt };
+  if (typeof p === 'object' && p !== null && !Array.isArray(p))
+    return { ...p, prompt: input.prompt };
   return { prompt: input.prompt, payload: p };
 }
 
@@ -324,12 +329,18 @@ function docView(doc: {
   updatedAt: string;
   updatedBy: string;
 }): Record<string, unknown> {
-  return { key: doc.key, version: doc.version, value: doc.value, updatedAt: doc.updatedAt, updatedBy: doc.updatedBy };
+  return {
+    key: doc.key,
+    version: doc.version,
+    value: doc.value,
+    updatedAt: doc.updatedAt,
+    updatedBy: doc.updatedBy,
+  };
 }
 
 /** JSON Schema of a tool's input, as clients see it in tools/list. */
 export function toolJsonSchema(name: ToolName): Record<string, unknown> {
   const schema = z.toJSONSchema(toolInputSchemas[name], { io: 'input', unrepresentable: 'any' });
   delete schema.$schema;
-  return schema as Record<string, unknown>;
+  return schema;
 }

@@ -17,14 +17,21 @@ import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
 import { workerControlId } from '../contracts/worker-control-id.util';
 import { taskMessagePayloadSchema, type TaskResultPayload } from '../contracts/task-message.schema';
-import { TaskQueueService } from '../queue/task-queue.service';
 import { TaskStatus } from '../queue/task.types';
+import { SwitchyardMcpClient, SwitchyardToolError } from '../mcp/client/switchyard-mcp.client';
+import { ParkedTasksStore } from '../mcp/parked-tasks.store';
 import { AgentRuntime, type DelegationParent } from './agent-runtime';
 import { ExecutionFailure } from './executors/execution-error';
 import { executorOptionsFromConfig } from './executors/executor-options.from-config';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 
-const DELEGATE_POLL_MS = 100;
+/** What `wait_task` returns (the fields the worker reads). */
+interface DelegatedTask {
+  status: TaskStatus;
+  output?: unknown;
+  error?: { message?: string };
+  reason?: string;
+}
 
 /**
  * The agent worker process (`switchyard worker --agents DIR`): loads the agent files, registers
@@ -45,7 +52,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly config: ConfigService,
     private readonly bus: MessageBus,
     private readonly discovery: DiscoveryService,
-    private readonly queue: TaskQueueService,
+    private readonly parked: ParkedTasksStore,
     private readonly metrics: MetricsService,
     @Inject(WORKER_AGENTS_DIR) private readonly agentsDir: string,
   ) {
@@ -53,7 +60,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       .replace(/[^A-Za-z0-9-]/g, '-')
       .slice(0, 32);
     this.workerId = config.worker.workerId ?? `${host}-${process.pid}`;
+    this.switchyardUrl = (
+      config.worker.switchyardUrl ?? `http://127.0.0.1:${config.http.port}`
+    ).replace(/\/+$/, '');
   }
+
+  /** Control-plane URL the agents of this worker use (SWITCHYARD_URL). */
+  readonly switchyardUrl: string;
 
   /** Agent ids this worker registered (`<name>@<workerId>`). */
   get registeredIds(): string[] {
@@ -74,6 +87,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         cwd: process.cwd(),
       }),
       logger: this.logger,
+      switchyardUrl: this.switchyardUrl,
       delegate: (parent, capability, payload, options) =>
         this.delegate(parent, capability, payload, options),
       listener: {
@@ -121,12 +135,14 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       load: 0,
       metadata: { source: 'worker', file: agent.file },
     });
-    // Prefetch = maxConcurrency: more tasks than the agent can run wait in RabbitMQ, not here.
+    // Prefetch = maxConcurrency plus a headroom for tasks of a tree the agent already runs (they
+    // borrow their waiting ancestor's slot, see AgentRuntime); the registry's load (which
+    // the orchestrator reserves against) keeps everything else waiting in RabbitMQ, not here.
     const sub = await this.bus.subscribe(
       id,
       (m, info) => this.onTask(agent.name, m, info.redelivered),
       {
-        prefetch: agent.maxConcurrency,
+        prefetch: agent.maxConcurrency + this.config.worker.delegationHeadroom,
       },
     );
     this.subscriptions.push(sub);
@@ -169,6 +185,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             inputs: p.inputs,
             timeoutMs: p.timeoutMs,
             workflowId: p.workflowId,
+            ...credentialOf(p),
           }),
       );
     }
@@ -192,9 +209,26 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     if (n > 0) this.logger.log(`cancelled task ${message.taskId} (${n} execution(s) aborted)`);
   }
 
+  /**
+   * Live load per agent for the heartbeat: running tasks, minus those parked in a delegation
+   * wait on the control plane (their slot is lent to their children, see docs/MCP.md).
+   */
+  private async liveLoads(): Promise<Record<string, number>> {
+    const loads = this.runtime!.loads();
+    const counted = this.runtime!.executions().filter((e) => e.state === 'running' && !e.borrowed);
+    if (counted.length === 0) return loads;
+    const parked = await this.parked
+      .parked(counted.map((e) => e.taskId))
+      .catch(() => new Set<string>());
+    for (const e of counted) {
+      if (parked.has(e.taskId)) loads[e.agent] = Math.max(0, (loads[e.agent] ?? 0) - 1);
+    }
+    return loads;
+  }
+
   private async heartbeatAll(): Promise<void> {
     if (this.stopping || !this.runtime) return;
-    const loads = this.runtime.loads();
+    const loads = await this.liveLoads();
     await Promise.all(
       [...this.agentIds.entries()].map(async ([id, name]) => {
         const agent = this.runtime!.agent(name)!;
@@ -214,45 +248,90 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  /** Submits a child task through the queue and resolves with its result. */
+  /**
+   * `ctx.delegate` of builtin agents: the same path as every other agent: the MCP `delegate`
+   * tool of the control plane with this task's credential (so the child is a child of this
+   * task, in its tree, under its limits and budget), then `wait_task` long polls; cancelling
+   * the parent cancels the child.
+   */
   private async delegate(
     parent: DelegationParent,
     capability: string,
     payload: unknown,
     options: { priority?: number; timeoutMs?: number; signal: AbortSignal },
   ): Promise<unknown> {
-    const { task } = await this.queue.enqueue({
-      capability,
-      payload,
-      priority: options.priority ?? 5,
-      description: `delegated by ${parent.agent} (task ${parent.taskId})`,
-      idempotencyKey: `delegate:${parent.taskId}:${parent.attempt}:${capability}:${JSON.stringify(payload).length}`,
+    if (!parent.credential) {
+      throw new ExecutionFailure(
+        'validation',
+        `task ${parent.taskId} came without a task credential, so it cannot delegate (is the control plane older than this worker?)`,
+      );
+    }
+    const client = new SwitchyardMcpClient({
+      url: this.switchyardUrl,
+      token: parent.credential,
+      name: `switchyard-worker:${this.workerId}`,
     });
-    const deadline = Date.now() + (options.timeoutMs ?? this.config.worker.defaultTimeoutMs);
-    for (;;) {
-      if (options.signal.aborted) {
-        await this.queue.cancel(task.id).catch(() => undefined);
-        throw new ExecutionFailure('cancelled', `delegation to ${capability} cancelled`);
+    try {
+      const timeoutMs = options.timeoutMs ?? this.config.worker.defaultTimeoutMs;
+      const child = await client.call<{ taskId: string }>(
+        'delegate',
+        {
+          capability,
+          payload: payload ?? {},
+          wait: false,
+          timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)),
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        },
+        { signal: options.signal },
+      );
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (options.signal.aborted) {
+          await client.call('cancel_task', { taskId: child.taskId }).catch(() => undefined);
+          throw new ExecutionFailure('cancelled', `delegation to ${capability} cancelled`);
+        }
+        const left = deadline - Date.now();
+        const t = await client
+          .call<DelegatedTask>(
+            'wait_task',
+            {
+              taskId: child.taskId,
+              timeoutSeconds: Math.max(0, Math.min(30, Math.ceil(left / 1000))),
+            },
+            { signal: options.signal },
+          )
+          .catch((e: unknown) => {
+            if (options.signal.aborted) return undefined;
+            throw e;
+          });
+        if (!t) continue;
+        if (t.status === TaskStatus.Completed) return t.output;
+        if (t.status === TaskStatus.Failed || t.status === TaskStatus.Cancelled) {
+          throw new ExecutionFailure(
+            'delegation_failed',
+            `delegated task ${child.taskId} (${capability}) ended ${t.status}: ${t.error?.message ?? t.reason ?? ''}`,
+            { taskId: child.taskId, status: t.status },
+          );
+        }
+        if (Date.now() >= deadline) {
+          throw new ExecutionFailure(
+            'timeout',
+            `delegated task ${child.taskId} (${capability}) did not finish in time`,
+            { taskId: child.taskId },
+          );
+        }
       }
-      const t = await this.queue.getTask(task.id);
-      if (t.status === TaskStatus.Completed) return t.result;
-      if (t.status === TaskStatus.Failed || t.status === TaskStatus.Cancelled) {
+    } catch (e) {
+      if (e instanceof SwitchyardToolError) {
         throw new ExecutionFailure(
           'delegation_failed',
-          `delegated task ${task.id} (${capability}) ended ${t.status}: ${t.error?.message ?? t.reason ?? ''}`,
-          { taskId: task.id, status: t.status },
+          `delegating "${capability}" was refused: ${e.code}: ${e.message}`,
+          { code: e.code },
         );
       }
-      if (Date.now() > deadline) {
-        throw new ExecutionFailure(
-          'timeout',
-          `delegated task ${task.id} (${capability}) did not finish in time`,
-          {
-            taskId: task.id,
-          },
-        );
-      }
-      await new Promise((r) => setTimeout(r, DELEGATE_POLL_MS));
+      throw e;
+    } finally {
+      await client.close();
     }
   }
 
@@ -272,4 +351,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     for (const id of this.agentIds.keys())
       await this.discovery.deregister(id).catch(() => undefined);
   }
+}
+
+/** The task credential of a task message, when the control plane sent one. */
+function credentialOf(p: object): { credential?: string } {
+  const credential = (p as { credential?: unknown }).credential;
+  return typeof credential === 'string' && credential.length > 0 ? { credential } : {};
 }

@@ -90,7 +90,11 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     const agent = await rawMcp(cp1.url, AGENT, listTools);
     expect(agent.status).toBe(403);
     expect(JSON.parse(agent.text).error.code).toBe('FORBIDDEN');
-    const forged = await rawMcp(cp1.url, `${credential({ taskId: 'x' }).slice(0, -4)}AAAA`, listTools);
+    const forged = await rawMcp(
+      cp1.url,
+      `${credential({ taskId: 'x' }).slice(0, -4)}AAAA`,
+      listTools,
+    );
     expect(forged.status).toBe(401);
   });
 
@@ -114,14 +118,32 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     const delegate = admin.find((t) => t.name === 'delegate')!;
     expect(delegate.inputSchema.required).toEqual(['capability']);
     expect(Object.keys(delegate.inputSchema.properties ?? {})).toEqual(
-      expect.arrayContaining(['capability', 'prompt', 'payload', 'priority', 'timeoutSeconds', 'wait']),
+      expect.arrayContaining([
+        'capability',
+        'prompt',
+        'payload',
+        'priority',
+        'timeoutSeconds',
+        'wait',
+      ]),
     );
     const viewer = await client(cp2.url, VIEWER).listTools();
     expect(viewer.map((t) => t.name).sort()).toEqual(
-      ['find_agents', 'get_task', 'list_capabilities', 'state_get', 'state_list', 'wait_task'].sort(),
+      [
+        'find_agents',
+        'get_task',
+        'list_capabilities',
+        'state_get',
+        'state_list',
+        'wait_task',
+      ].sort(),
     );
     // A viewer calling a write tool anyway gets REST's FORBIDDEN.
-    const res = await client(cp2.url, VIEWER).callRaw('state_put', { key: 'a/b', value: 1, ifMatch: 0 });
+    const res = await client(cp2.url, VIEWER).callRaw('state_put', {
+      key: 'a/b',
+      value: 1,
+      ifMatch: 0,
+    });
     expect(res.isError).toBe(true);
     expect((toolValue(res) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
   });
@@ -130,10 +152,15 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     const c = client(cp1.url, ADMIN_TOKEN);
     const bad = await c.callRaw('delegate', { capability: '', priority: 99, bogus: 1 });
     expect(bad.isError).toBe(true);
-    const err = (toolValue(bad) as { error: { code: string; details: { fields: { field: string }[] } } })
-      .error;
+    const err = (
+      toolValue(bad) as { error: { code: string; details: { fields: { field: string }[] } } }
+    ).error;
     expect(err.code).toBe('VALIDATION_FAILED');
-    expect(err.details.fields.map((f) => f.field).sort()).toEqual(['bogus', 'capability', 'priority']);
+    expect(err.details.fields.map((f) => f.field).sort()).toEqual([
+      'bogus',
+      'capability',
+      'priority',
+    ]);
     await expect(c.call('get_task', { taskId: 'no-such-task' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
       message: "task 'no-such-task' not found",
@@ -151,9 +178,9 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
       ifMatch: 0,
     });
     expect(put.version).toBe(1);
-    await expect(b.call('state_put', { key: 'mcp/doc', value: { n: 2 }, ifMatch: 0 })).rejects.toBeInstanceOf(
-      SwitchyardToolError,
-    );
+    await expect(
+      b.call('state_put', { key: 'mcp/doc', value: { n: 2 }, ifMatch: 0 }),
+    ).rejects.toBeInstanceOf(SwitchyardToolError);
     const stale = await b.callRaw('state_put', { key: 'mcp/doc', value: { n: 2 }, ifMatch: 0 });
     const restStale = await api.request('PUT', '/v1/state/mcp/doc', { value: { n: 2 } });
     expect((toolValue(stale) as { error: { code: string } }).error.code).toBe(
@@ -173,7 +200,9 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     const c = client(cp2.url, token);
     const got = await c.call<{ taskId: string }>('get_task', { taskId: mine.id });
     expect(got.taskId).toBe(mine.id);
-    await expect(c.call('get_task', { taskId: other.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(c.call('get_task', { taskId: other.id })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
     const restOther = await fetch(`${cp1.url}/v1/tasks/${other.id}`, {
       headers: { Authorization: `Bearer ${token}` },
     });
@@ -183,7 +212,9 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     });
     expect(restMine.status).toBe(200);
     // Other REST routes are closed to it.
-    const list = await fetch(`${cp1.url}/v1/tasks`, { headers: { Authorization: `Bearer ${token}` } });
+    const list = await fetch(`${cp1.url}/v1/tasks`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     expect(list.status).toBe(403);
     // Cancelling outside its descendants is refused.
     await expect(c.call('cancel_task', { taskId: other.id })).rejects.toMatchObject({
