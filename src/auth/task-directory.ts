@@ -3,12 +3,8 @@ import { ModuleRef } from '@nestjs/core';
 import { TaskQueueService } from '../queue/task-queue.service';
 import type { TaskRecord } from '../queue/task.types';
 
-/** The delegation-tree fields of a task record (set by the queue for every task). */
-export type TreeTaskRecord = TaskRecord & {
-  parentTaskId?: string;
-  rootTaskId?: string;
-  depth?: number;
-};
+/** A task record with its delegation-tree fields. */
+export type TreeTaskRecord = TaskRecord;
 
 /**
  * Task lookups for authorisation. The queue is resolved lazily: auth is global and boots before

@@ -1,5 +1,4 @@
 import type { AgentDefinition } from '../agents/agent-definition.type';
-import { peekTaskCredential } from '../auth/task-credential.codec';
 import { createExecutor as defaultCreateExecutor } from './executors/create-executor';
 import {
   ExecutionAborted,
@@ -46,7 +45,7 @@ export interface ExecutionInfo {
   state: 'waiting' | 'running';
   /** ISO time `run` was first called for this task+attempt. */
   acceptedAt: string;
-  /** Root of the task's delegation tree (from its credential), when known. */
+  /** Root of the task's delegation tree, when known. */
   rootTaskId?: string;
   /**
    * Running on a slot borrowed from an ancestor in the same tree that this agent is running
@@ -211,10 +210,7 @@ export class AgentRuntime {
       state: 'waiting',
       acceptedAt: new Date().toISOString(),
     };
-    const rootTaskId = request.credential
-      ? peekTaskCredential(request.credential)?.rootTaskId
-      : undefined;
-    if (rootTaskId) info.rootTaskId = rootTaskId;
+    if (request.rootTaskId) info.rootTaskId = request.rootTaskId;
     const held: Held = {
       info,
       controller,

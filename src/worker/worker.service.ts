@@ -185,7 +185,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             inputs: p.inputs,
             timeoutMs: p.timeoutMs,
             workflowId: p.workflowId,
-            ...credentialOf(p),
+            rootTaskId: p.rootTaskId ?? message.taskId!,
+            ...(p.credential ? { credential: p.credential } : {}),
           }),
       );
     }
@@ -353,8 +354,3 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   }
 }
 
-/** The task credential of a task message, when the control plane sent one. */
-function credentialOf(p: object): { credential?: string } {
-  const credential = (p as { credential?: unknown }).credential;
-  return typeof credential === 'string' && credential.length > 0 ? { credential } : {};
-}

@@ -20,6 +20,8 @@ export interface ExecutionRequest {
    * never log it). Executors see it as `ctx.switchyard.token`.
    */
   credential?: string;
+  /** Root of the task's delegation tree (the task itself for a root). */
+  rootTaskId?: string;
 }
 
 /** Tokens, cost and turns an execution used (recorded for `claude`; `durationMs` for all). */
