@@ -1,3 +1,5 @@
+import { ModuleRef } from '@nestjs/core';
+import { TaskCredentialService } from '../auth/task-credential.service';
 import {
   Injectable,
   Logger,
@@ -74,6 +76,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     private readonly breakers: BreakerRegistry,
     private readonly events: EventsService,
     private readonly metrics: MetricsService,
+    private readonly moduleRefTemp: ModuleRef,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -274,6 +277,8 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
             ? { rootTaskId: task.rootTaskId }
             : {}),
           ...(task.depth ? { depth: task.depth } : {}),
+          // TEMP-SHIM (uncommitted): the lead wires this.
+          credential: await this.moduleRefTemp.get(TaskCredentialService, { strict: false }).issue({ ...task, agentId: agent.id }),
         };
         let removeInFlight: () => void = () => undefined;
         let onAbort: () => void = () => undefined;

@@ -77,7 +77,7 @@ export interface AgentRuntimeOptions {
   whenBusy?: 'wait' | 'reject';
   listener?: RuntimeListener;
   /** Control-plane URL given to executors with the task credential (`ctx.switchyard`). */
-  switchyardUrl?: string;
+  switchyardUrl?: () => string;
   /** Replaces the executor factory (embedding, tests of the runtime with a custom executor). */
   createExecutor?: (agent: AgentDefinition, options: ExecutorOptions) => Executor;
 }
@@ -308,7 +308,7 @@ export class AgentRuntime {
         delegate: (capability, payload, opts) =>
           this.delegate(agent, request, signal, capability, payload, opts),
         ...(request.credential && this.options.switchyardUrl
-          ? { switchyard: { url: this.options.switchyardUrl, token: request.credential } }
+          ? { switchyard: { url: this.options.switchyardUrl(), token: request.credential } }
           : {}),
       });
     } catch (err) {

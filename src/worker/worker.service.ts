@@ -3,9 +3,11 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { AgentDefinition } from '../agents/agent-definition.type';
 import { loadAgentDirectory } from '../agents/agent-loader';
 import type { AgentMessage } from '../bus/agent-message.schema';
@@ -55,18 +57,31 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly parked: ParkedTasksStore,
     private readonly metrics: MetricsService,
     @Inject(WORKER_AGENTS_DIR) private readonly agentsDir: string,
+    @Optional() private readonly httpHost?: HttpAdapterHost,
   ) {
     const host = hostname()
       .replace(/[^A-Za-z0-9-]/g, '-')
       .slice(0, 32);
     this.workerId = config.worker.workerId ?? `${host}-${process.pid}`;
-    this.switchyardUrl = (
-      config.worker.switchyardUrl ?? `http://127.0.0.1:${config.http.port}`
-    ).replace(/\/+$/, '');
   }
 
-  /** Control-plane URL the agents of this worker use (SWITCHYARD_URL). */
-  readonly switchyardUrl: string;
+  /**
+   * Control-plane URL the agents of this worker use: SWITCHYARD_URL, else this process's own
+   * HTTP server when it has one (agents hosted by `serve --agents`), else 127.0.0.1:$PORT.
+   */
+  get switchyardUrl(): string {
+    const configured = this.config.worker.switchyardUrl;
+    if (configured) return configured.replace(/\/+$/, '');
+    const server = this.httpHost?.httpAdapter?.getHttpServer() as
+      | { address?: () => unknown }
+      | undefined;
+    const address = server?.address?.();
+    const port =
+      typeof address === 'object' && address !== null && 'port' in address
+        ? (address as { port: number }).port
+        : this.config.http.port;
+    return `http://127.0.0.1:${port}`;
+  }
 
   /** Agent ids this worker registered (`<name>@<workerId>`). */
   get registeredIds(): string[] {
@@ -87,7 +102,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         cwd: process.cwd(),
       }),
       logger: this.logger,
-      switchyardUrl: this.switchyardUrl,
+      switchyardUrl: () => this.switchyardUrl,
       delegate: (parent, capability, payload, options) =>
         this.delegate(parent, capability, payload, options),
       listener: {
