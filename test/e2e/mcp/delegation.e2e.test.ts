@@ -1,0 +1,147 @@
+import { join } from 'node:path';
+import { Api, Cluster, type ControlPlane, E2E_AGENTS, ensureBuilt } from '../../support/processes';
+
+// Real control planes, worker processes, Redis and RabbitMQ on a busy 2-core machine.
+jest.setTimeout(180_000);
+
+const AGENTS = join(E2E_AGENTS, 'mcp');
+const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+/** `{capability:'chain', payload:{...}}` nested `levels` times around `inner`. */
+function chain(levels: number, inner: { capability: string; payload?: unknown }): unknown {
+  let p: unknown = inner;
+  for (let i = 0; i < levels; i++) p = { capability: 'chain', payload: p };
+  return p;
+}
+
+interface TreeNode {
+  id: string;
+  capability: string;
+  status: string;
+  children: TreeNode[];
+}
+
+function flatten(n: TreeNode): TreeNode[] {
+  return [n, ...n.children.flatMap(flatten)];
+}
+
+/**
+ * Delegation through the control plane with task credentials: builtin `ctx.delegate` (MCP) and a
+ * `command` agent over REST, on a worker whose SWITCHYARD_URL is the *other* control plane;
+ * a maxConcurrency 1 agent delegating to itself; limits; cancelling a root.
+ */
+describe('delegation trees through Switchyard (e2e, real processes)', () => {
+  const cluster = new Cluster('mcpdel', {
+    DELEGATION_MAX_REPEATS: '10',
+    DELEGATION_MAX_DEPTH: '5',
+  });
+  let cp1: ControlPlane;
+  let cp2: ControlPlane;
+  let api: Api;
+
+  const finished = (id: string, timeoutMs = 60_000) =>
+    cluster.waitFor(
+      async () => {
+        const r = await api.get(`/v1/tasks/${id}`);
+        return TERMINAL.includes(r.body.status) ? r.body : undefined;
+      },
+      timeoutMs,
+      `task ${id} to finish`,
+    );
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    [cp1, cp2] = await Promise.all([
+      cluster.startControlPlane('cp1'),
+      cluster.startControlPlane('cp2'),
+    ]);
+    api = new Api(cp1.url);
+    await cluster.startWorker('wm', AGENTS, ['chain', 'echo', 'sleeper', 'rest-delegator'], api, {
+      SWITCHYARD_URL: cp2.url,
+    });
+  });
+
+  afterAll(() => cluster.destroy());
+
+  it('a builtin agent delegates (ctx.delegate over MCP) and the child is in its tree', async () => {
+    const root = await api.submit('/v1/tasks', {
+      capability: 'chain',
+      payload: { capability: 'echo', payload: { hello: 'world' } },
+    });
+    const done = await finished(root.id);
+    expect(done.status).toBe('COMPLETED');
+    expect(done.result).toEqual({ capability: 'echo', result: { hello: 'world' } });
+    const tree = (await api.get(`/v1/tasks/${root.id}/tree`)).body as TreeNode;
+    expect(tree.children).toHaveLength(1);
+    expect(tree.children[0]).toMatchObject({ capability: 'echo', status: 'COMPLETED' });
+  });
+
+  it('maxConcurrency 1 delegating to its own capability three levels deep completes (no pool deadlock)', async () => {
+    const root = await api.submit('/v1/tasks', {
+      capability: 'chain',
+      payload: chain(2, { capability: 'echo', payload: { leaf: true } }),
+      timeoutMs: 120_000,
+    });
+    const done = await finished(root.id, 90_000);
+    expect(done.status).toBe('COMPLETED');
+    const nodes = flatten((await api.get(`/v1/tasks/${root.id}/tree`)).body as TreeNode);
+    expect(nodes.map((n) => n.capability)).toEqual(['chain', 'chain', 'chain', 'echo']);
+    expect(nodes.every((n) => n.status === 'COMPLETED')).toBe(true);
+  });
+
+  it('a chain deeper than the depth limit is refused with DELEGATION_LIMIT, never hangs', async () => {
+    const root = await api.submit('/v1/tasks', {
+      capability: 'chain',
+      payload: chain(7, { capability: 'echo', payload: {} }),
+      timeoutMs: 120_000,
+    });
+    const done = await finished(root.id, 90_000);
+    expect(done.status).toBe('FAILED');
+    expect(JSON.stringify(done.error)).toMatch(/DELEGATION_LIMIT|delegation/i);
+  });
+
+  it('a command agent delegates over REST with its task credential; other trees are 403', async () => {
+    const foreign = await api.submit('/v1/tasks', { capability: 'nobody-has-this', payload: {} });
+    const root = await api.submit('/v1/tasks', {
+      capability: 'rest-delegate',
+      payload: { capability: 'echo', payload: { via: 'rest' }, foreignTaskId: foreign.id },
+    });
+    const done = await finished(root.id);
+    expect(done.status).toBe('COMPLETED');
+    expect(done.result).toMatchObject({
+      parentTaskId: root.id,
+      status: 'COMPLETED',
+      result: { via: 'rest' },
+      foreign: 403,
+    });
+    await api.post(`/v1/tasks/${foreign.id}/cancel`);
+  });
+
+  it('cancelling the root cancels every descendant', async () => {
+    const root = await api.submit('/v1/tasks', {
+      capability: 'chain',
+      payload: chain(2, { capability: 'sleep', payload: { ms: 60_000 } }),
+      timeoutMs: 120_000,
+    });
+    const leaf = await cluster.waitFor(
+      async () => {
+        const nodes = flatten((await api.get(`/v1/tasks/${root.id}/tree`)).body as TreeNode);
+        return nodes.find((n) => n.capability === 'sleep' && n.status === 'RUNNING');
+      },
+      60_000,
+      'the sleeping leaf to run',
+    );
+    await api.post(`/v1/tasks/${root.id}/cancel`);
+    const nodes = await cluster.waitFor(
+      async () => {
+        const all = flatten((await api.get(`/v1/tasks/${root.id}/tree`)).body as TreeNode);
+        return all.every((n) => TERMINAL.includes(n.status)) ? all : undefined;
+      },
+      10_000,
+      'every task of the tree to end',
+    );
+    expect(nodes).toHaveLength(4);
+    expect(nodes.find((n) => n.id === leaf.id)?.status).toBe('CANCELLED');
+    expect(nodes.every((n) => n.status === 'CANCELLED')).toBe(true);
+  });
+});
