@@ -43,7 +43,7 @@ export class TaskCredentialService {
 
   /** A credential for the task about to run (called by the orchestrator at dispatch). */
   async issue(task: TaskRecord): Promise<string> {
-    const t = task as TreeTaskRecord;
+    const t = task;
     const rootTaskId = t.rootTaskId ?? t.id;
     let workflowId = t.workflowId;
     if (!workflowId && rootTaskId !== t.id)
