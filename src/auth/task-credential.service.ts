@@ -12,7 +12,7 @@ import {
   type TaskCredentialClaims,
   verifyTaskCredential,
 } from './task-credential.codec';
-import { TaskDirectory, type TreeTaskRecord } from './task-directory';
+import { TaskDirectory } from './task-directory';
 
 /**
  * Issues and checks task-scoped credentials: HMAC-signed by the control plane, valid for the

@@ -3,9 +3,6 @@ import { ModuleRef } from '@nestjs/core';
 import { TaskQueueService } from '../queue/task-queue.service';
 import type { TaskRecord } from '../queue/task.types';
 
-/** A task record with its delegation-tree fields. */
-export type TreeTaskRecord = TaskRecord;
-
 /**
  * Task lookups for authorisation. The queue is resolved lazily: auth is global and boots before
  * the queue module, and processes without a queue (the worker) never call this.
@@ -16,7 +13,7 @@ export class TaskDirectory {
 
   constructor(private readonly moduleRef: ModuleRef) {}
 
-  async find(id: string): Promise<TreeTaskRecord | undefined> {
+  async find(id: string): Promise<TaskRecord | undefined> {
     this.queue ??= this.moduleRef.get(TaskQueueService, { strict: false });
     return this.queue.findTask(id);
   }

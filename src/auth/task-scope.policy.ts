@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
+import type { TaskRecord } from '../queue/task.types';
 import type { Principal } from './principal.type';
-import { TaskDirectory, type TreeTaskRecord } from './task-directory';
+import { TaskDirectory } from './task-directory';
 
 /** Deepest ancestor walk when checking "is a descendant of" (the queue limits depth far below). */
 const MAX_ANCESTOR_WALK = 64;
@@ -47,7 +48,7 @@ export class TaskScopePolicy {
   async assertDescendant(principal: Principal, taskId: string): Promise<void> {
     const scope = principal.task;
     if (!scope) return;
-    let task: TreeTaskRecord | undefined = await this.tasks.find(taskId);
+    let task: TaskRecord | undefined = await this.tasks.find(taskId);
     if (!task) throw AppException.notFound('task', taskId);
     if ((task.rootTaskId ?? task.id) !== scope.rootTaskId) throw this.outside(principal, taskId);
     for (let i = 0; i < MAX_ANCESTOR_WALK && task?.parentTaskId; i++) {
