@@ -1,10 +1,17 @@
 import { join } from 'node:path';
+import { encodeTaskCredential } from '../../../src/auth/task-credential.codec';
 import { Api, Cluster, type ControlPlane, E2E_AGENTS, ensureBuilt } from '../../support/processes';
 
 // Real control planes, worker processes, Redis and RabbitMQ on a busy 2-core machine.
 jest.setTimeout(180_000);
 
 const AGENTS = join(E2E_AGENTS, 'mcp');
+const SECRET = 'mcp-del-e2e-task-credential-secret-0123456789';
+// The fake claude's MCP actions (test/fixtures/fake-claude/mcp-actions.js), driven directly.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS test fixture
+const mcpActions = require('../../fixtures/fake-claude/mcp-actions.js') as {
+  run(a: { mcpConfig: unknown; prompt: string }): Promise<{ text: string }>;
+};
 const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 /** `{capability:'chain', payload:{...}}` nested `levels` times around `inner`. */
@@ -34,6 +41,7 @@ describe('delegation trees through Switchyard (e2e, real processes)', () => {
   const cluster = new Cluster('mcpdel', {
     DELEGATION_MAX_REPEATS: '10',
     DELEGATION_MAX_DEPTH: '5',
+    SWITCHYARD_TASK_CREDENTIAL_SECRET: SECRET,
   });
   let cp1: ControlPlane;
   let cp2: ControlPlane;
@@ -143,5 +151,63 @@ describe('delegation trees through Switchyard (e2e, real processes)', () => {
     expect(nodes).toHaveLength(4);
     expect(nodes.find((n) => n.id === leaf.id)?.status).toBe('CANCELLED');
     expect(nodes.every((n) => n.status === 'CANCELLED')).toBe(true);
+  });
+
+  it('the fake claude MCP actions: parallel delegations and progress, with a task credential', async () => {
+    const holder = await api.submit('/v1/tasks', {
+      capability: 'sleep',
+      payload: { ms: 60_000 },
+      timeoutMs: 120_000,
+    });
+    await cluster.waitFor(
+      async () => (await api.get(`/v1/tasks/${holder.id}`)).body.status === 'RUNNING',
+      30_000,
+      'the holder task to run',
+    );
+    const token = encodeTaskCredential(Buffer.from(SECRET), {
+      taskId: holder.id,
+      rootTaskId: holder.id,
+      exp: Math.floor(Date.now() / 1000) + 300,
+    });
+    const mcpConfig = JSON.stringify({
+      mcpServers: {
+        switchyard: {
+          type: 'http',
+          url: `${cp2.url}/mcp`,
+          headers: { Authorization: `Bearer ${token}` },
+        },
+      },
+    });
+    const { text } = await mcpActions.run({
+      mcpConfig,
+      prompt: [
+        'Ask two agents at once, then report.',
+        'MCP&: delegate {"capability":"echo","payload":{"n":1}}',
+        'MCP&: delegate {"capability":"chain","payload":{"capability":"echo","payload":{"n":2}}}',
+        'MCP: report_progress {"message":"both answered","percent":100}',
+        'MCP: get_task {"taskId":"{{task}}"}',
+      ].join('\n'),
+    });
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^delegate => /);
+    expect(JSON.parse(lines[0]!.slice('delegate => '.length))).toMatchObject({
+      status: 'COMPLETED',
+      output: { n: 1 },
+      parentTaskId: holder.id,
+    });
+    expect(JSON.parse(lines[1]!.slice('delegate => '.length))).toMatchObject({
+      status: 'COMPLETED',
+      output: { capability: 'echo', result: { n: 2 } },
+    });
+    expect(lines[2]).toBe('report_progress => {"ok":true}');
+    expect(lines[3]).toMatch(new RegExp(`^get_task => .*"taskId":"${holder.id}"`));
+    const tree = (await api.get(`/v1/tasks/${holder.id}/tree`)).body as TreeNode;
+    expect(
+      flatten(tree)
+        .map((n) => n.capability)
+        .sort(),
+    ).toEqual(['chain', 'echo', 'echo', 'sleep'].sort());
+    await api.post(`/v1/tasks/${holder.id}/cancel`);
   });
 });
