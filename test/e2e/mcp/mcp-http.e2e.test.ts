@@ -5,7 +5,17 @@ import {
   SwitchyardToolError,
   toolValue,
 } from '../../../src/mcp/client/switchyard-mcp.client';
-import { ADMIN_TOKEN, Api, Cluster, type ControlPlane, ensureBuilt } from '../../support/processes';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LiveTestClient } from '../../support/live-client';
+import {
+  ADMIN_TOKEN,
+  Api,
+  BIN,
+  Cluster,
+  type ControlPlane,
+  ensureBuilt,
+} from '../../support/processes';
 
 jest.setTimeout(120_000);
 
@@ -57,6 +67,9 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     ]),
     SWITCHYARD_TASK_STATE_NAMESPACES: 'shared/',
   });
+  // Unique per run: state reads through to the durable store, which outlives the Redis prefix.
+  const ns = `mcp-${cluster.id}`;
+  const doc = `${ns}/doc`;
   let cp1: ControlPlane;
   let cp2: ControlPlane;
   let api: Api;
@@ -173,24 +186,34 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     const a = client(cp1.url, ADMIN_TOKEN);
     const b = client(cp2.url, ADMIN_TOKEN);
     const put = await a.call<{ version: number }>('state_put', {
-      key: 'mcp/doc',
+      key: doc,
       value: { n: 1 },
       ifMatch: 0,
     });
     expect(put.version).toBe(1);
     await expect(
-      b.call('state_put', { key: 'mcp/doc', value: { n: 2 }, ifMatch: 0 }),
+      b.call('state_put', { key: doc, value: { n: 2 }, ifMatch: 0 }),
     ).rejects.toBeInstanceOf(SwitchyardToolError);
-    const stale = await b.callRaw('state_put', { key: 'mcp/doc', value: { n: 2 }, ifMatch: 0 });
-    const restStale = await api.request('PUT', '/v1/state/mcp/doc', { value: { n: 2 } });
-    expect((toolValue(stale) as { error: { code: string } }).error.code).toBe(
-      restStale.body.error?.code ?? 'PRECONDITION_REQUIRED',
-    );
-    await b.call('state_patch', { key: 'mcp/doc', patch: { m: 2 }, ifMatch: 1 });
-    const doc = await a.call<{ version: number; value: unknown }>('state_get', { key: 'mcp/doc' });
-    expect(doc).toMatchObject({ version: 2, value: { n: 1, m: 2 } });
-    const list = await b.call<{ items: { key: string }[] }>('state_list', { prefix: 'mcp/' });
-    expect(list.items.map((i) => i.key)).toEqual(['mcp/doc']);
+    const stale = await b.callRaw('state_put', { key: doc, value: { n: 2 }, ifMatch: 0 });
+    const restStale = await fetch(`${cp1.url}/v1/state/${doc}`, {
+      method: 'PUT',
+      headers: {
+        Authorization: `Bearer ${ADMIN_TOKEN}`,
+        'Content-Type': 'application/json',
+        'If-Match': '0',
+      },
+      body: JSON.stringify({ value: { n: 2 } }),
+    });
+    const restError = ((await restStale.json()) as { error: { code: string; message: string } })
+      .error;
+    const mcpError = (toolValue(stale) as { error: { code: string; message: string } }).error;
+    expect(mcpError.code).toBe('PRECONDITION_FAILED');
+    expect(mcpError).toMatchObject({ code: restError.code, message: restError.message });
+    await b.call('state_patch', { key: doc, patch: { m: 2 }, ifMatch: 1 });
+    const got = await a.call<{ version: number; value: unknown }>('state_get', { key: doc });
+    expect(got).toMatchObject({ version: 2, value: { n: 1, m: 2 } });
+    const list = await b.call<{ items: { key: string }[] }>('state_list', { prefix: `${ns}/` });
+    expect(list.items.map((i) => i.key)).toEqual([doc]);
   });
 
   it('a task credential reads its own tree only (403 elsewhere, on MCP and REST)', async () => {
@@ -231,12 +254,12 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     const workflowId = (wf.id ?? wf.workflow?.id) as string;
     const c = client(cp1.url, credential({ taskId, workflowId }));
     await c.call('state_put', { key: `workflows/${workflowId}/notes`, value: 'hi', ifMatch: 0 });
-    await c.call('state_put', { key: 'shared/board', value: 'ok', ifMatch: 0 });
+    await c.call('state_put', { key: `shared/board-${cluster.id}`, value: 'ok', ifMatch: 0 });
     await expect(
       c.call('state_put', { key: 'workflows/someone-else/notes', value: 'x', ifMatch: 0 }),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(c.call('state_list', { prefix: '' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    const rest = await fetch(`${cp2.url}/v1/state/mcp/doc`, {
+    const rest = await fetch(`${cp2.url}/v1/state/${doc}`, {
       headers: { Authorization: `Bearer ${credential({ taskId, workflowId })}` },
     });
     expect(rest.status).toBe(403);
@@ -255,8 +278,86 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
     expect(JSON.parse(after.text).error.message).toMatch(/CANCELLED/);
   });
 
-  it('report_progress is for task credentials and lands on the live feed', async () => {
-    const res = await client(cp1.url, ADMIN_TOKEN).callRaw('report_progress', { message: 'hi' });
-    expect((toolValue(res) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+  it('report_progress is for task credentials and lands on the live feed of every instance', async () => {
+    const denied = await client(cp1.url, ADMIN_TOKEN).callRaw('report_progress', { message: 'hi' });
+    expect((toolValue(denied) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+
+    const t = await api.submit('/v1/tasks', { capability: 'nobody-has-this', payload: {} });
+    const live = await LiveTestClient.connect(cp1.url, { token: ADMIN_TOKEN });
+    try {
+      await live.first('welcome');
+      live.send({ type: 'subscribe', id: 'p', filters: { taskId: t.id } });
+      await live.first('subscribed');
+      // Reported on cp2, watched on cp1.
+      await client(cp2.url, credential({ taskId: t.id })).call('report_progress', {
+        message: 'halfway there',
+        percent: 50,
+      });
+      await live.waitFor(
+        () => live.events().some((e) => e.event.type === 'task.progress'),
+        10_000,
+        'the task.progress event',
+      );
+      const event = live.events().find((e) => e.event.type === 'task.progress')!.event;
+      expect(event).toMatchObject({
+        taskId: t.id,
+        data: { message: 'halfway there', percent: 50 },
+      });
+    } finally {
+      live.close();
+      await api.post(`/v1/tasks/${t.id}/cancel`);
+    }
+  });
+
+  it('switchyard mcp serves the same tools over stdio, proxied to the control plane', async () => {
+    const stdio = new Client({ name: 'e2e-stdio', version: '0.0.0' });
+    await stdio.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--url', cp2.url, '--token', VIEWER],
+        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error' },
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      const tools = (await stdio.listTools()).tools.map((t) => t.name).sort();
+      expect(tools).toEqual(
+        [
+          'find_agents',
+          'get_task',
+          'list_capabilities',
+          'state_get',
+          'state_list',
+          'wait_task',
+        ].sort(),
+      );
+      const got = await stdio.callTool({ name: 'state_get', arguments: { key: doc } });
+      expect(toolValue(got as never)).toMatchObject({ key: doc, value: { n: 1, m: 2 } });
+      const denied = await stdio.callTool({
+        name: 'state_put',
+        arguments: { key: doc, value: 0, ifMatch: 2 },
+      });
+      expect(denied.isError).toBe(true);
+      expect((toolValue(denied as never) as { error: { code: string } }).error.code).toBe(
+        'FORBIDDEN',
+      );
+    } finally {
+      await stdio.close();
+    }
+  });
+
+  it('switchyard mcp with a refused token exits with an error instead of serving', async () => {
+    const stdio = new Client({ name: 'e2e-stdio', version: '0.0.0' });
+    await expect(
+      stdio.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [BIN, 'mcp', '--url', cp1.url, '--token', 'wrong-token-0123456789'],
+          env: { PATH: process.env.PATH ?? '' },
+          stderr: 'pipe',
+        }),
+      ),
+    ).rejects.toThrow();
+    await stdio.close().catch(() => undefined);
   });
 });
