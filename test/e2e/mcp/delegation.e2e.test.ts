@@ -191,12 +191,12 @@ describe('delegation trees through Switchyard (e2e, real processes)', () => {
     const lines = text.split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^delegate => /);
-    expect(JSON.parse(lines[0]!.slice('delegate => '.length))).toMatchObject({
+    expect(JSON.parse(lines[0].slice('delegate => '.length))).toMatchObject({
       status: 'COMPLETED',
       output: { n: 1 },
       parentTaskId: holder.id,
     });
-    expect(JSON.parse(lines[1]!.slice('delegate => '.length))).toMatchObject({
+    expect(JSON.parse(lines[1].slice('delegate => '.length))).toMatchObject({
       status: 'COMPLETED',
       output: { capability: 'echo', result: { n: 2 } },
     });
