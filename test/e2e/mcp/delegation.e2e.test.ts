@@ -1,6 +1,14 @@
 import { join } from 'node:path';
 import { encodeTaskCredential } from '../../../src/auth/task-credential.codec';
-import { Api, Cluster, type ControlPlane, E2E_AGENTS, ensureBuilt } from '../../support/processes';
+import { SwitchyardMcpClient, toolValue } from '../../../src/mcp/client/switchyard-mcp.client';
+import {
+  ADMIN_TOKEN,
+  Api,
+  Cluster,
+  type ControlPlane,
+  E2E_AGENTS,
+  ensureBuilt,
+} from '../../support/processes';
 
 // Real control planes, worker processes, Redis and RabbitMQ on a busy 2-core machine.
 jest.setTimeout(180_000);
@@ -209,5 +217,24 @@ describe('delegation trees through Switchyard (e2e, real processes)', () => {
         .sort(),
     ).toEqual(['chain', 'echo', 'echo', 'sleep'].sort());
     await api.post(`/v1/tasks/${holder.id}/cancel`);
+  });
+
+  it('delegate with wait sends progress notifications while the child runs (at least every 15 s)', async () => {
+    const c = new SwitchyardMcpClient({ url: cp1.url, token: ADMIN_TOKEN });
+    const progress: number[] = [];
+    const t0 = Date.now();
+    try {
+      const res = await c.callRaw(
+        'delegate',
+        { capability: 'sleep', payload: { ms: 12_000 }, wait: true },
+        { onprogress: () => progress.push(Date.now() - t0) },
+      );
+      expect(res.isError).toBeFalsy();
+      expect(toolValue(res)).toMatchObject({ status: 'COMPLETED', output: { sleptMs: 12_000 } });
+    } finally {
+      await c.close();
+    }
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress[0]).toBeLessThanOrEqual(15_000);
   });
 });
