@@ -20,56 +20,61 @@ const AGENTS = join(__dirname, '..', '..', '..', 'bench', 'delegate-agents');
 const CHILD = 'bench-delegate-noop';
 const PARENT = 'bench-delegate-parent';
 
-/** Calls `fn` at `rate` per second for `seconds` (open loop) and records each call's latency. */
-async function openLoop(
+async function mcpDelegate(client: SwitchyardMcpClient, i: number): Promise<void> {
+  const res = await client.callRaw('delegate', { capability: CHILD, payload: { i }, wait: true });
+  const v = toolValue(res) as { status?: string };
+  if (res.isError || v.status !== 'COMPLETED')
+    throw new Error(`delegate failed: ${JSON.stringify(v)}`);
+}
+
+async function restSubmitAndWait(stack: SwitchyardStack, i: number): Promise<void> {
+  const res = await stack.api('POST', '/v1/tasks', { capability: CHILD, payload: { i } });
+  const { id } = (await res.json()) as { id: string };
+  let status = '';
+  while (!['COMPLETED', 'FAILED', 'CANCELLED'].includes(status)) {
+    const r = await stack.api('GET', `/v1/tasks/${id}?waitSeconds=30`);
+    status = ((await r.json()) as { status: string }).status;
+  }
+  if (status !== 'COMPLETED') throw new Error(`REST task ${id} ended ${status}`);
+}
+
+/**
+ * One open loop at `rate` alternating the two paths call by call, so both see the same load
+ * (this machine is shared): MCP `delegate` (wait) — one call: child dispatched, run, completed,
+ * result — and REST `POST /v1/tasks` + the long poll `GET /v1/tasks/{id}?waitSeconds=30`.
+ */
+async function pairedRun(
+  stack: SwitchyardStack,
+  client: SwitchyardMcpClient,
   rate: number,
   seconds: number,
-  fn: (i: number) => Promise<void>,
-): Promise<LatencyRecorder> {
-  const lat = new LatencyRecorder();
-  const total = rate * seconds;
+) {
+  const mcp = new LatencyRecorder();
+  const rest = new LatencyRecorder();
+  const total = rate * seconds * 2;
   const start = nowMs();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
-    const wait = start + (i * 1000) / rate - nowMs();
+    const wait = start + (i * 500) / rate - nowMs();
     if (wait > 1) await sleep(wait);
     inflight.push(
       (async () => {
         const t0 = nowMs();
-        await fn(i);
-        lat.recordMs(nowMs() - t0);
+        if (i % 2 === 0) {
+          await mcpDelegate(client, i);
+          mcp.recordMs(nowMs() - t0);
+        } else {
+          await restSubmitAndWait(stack, i);
+          rest.recordMs(nowMs() - t0);
+        }
       })(),
     );
   }
   await Promise.all(inflight);
-  if (lat.count < total) throw new Error(`only ${lat.count}/${total} samples`);
-  return lat;
-}
-
-/** MCP `delegate` (wait) of a no-op child: one call → child dispatched, run, completed → result. */
-async function mcpRun(client: SwitchyardMcpClient, rate: number, seconds: number) {
-  const lat = await openLoop(rate, seconds, async (i) => {
-    const res = await client.callRaw('delegate', { capability: CHILD, payload: { i }, wait: true });
-    const v = toolValue(res) as { status?: string };
-    if (res.isError || v.status !== 'COMPLETED')
-      throw new Error(`delegate failed: ${JSON.stringify(v)}`);
-  });
-  return { delegate_p50_ms: lat.percentileMs(50), delegate_p99_ms: lat.percentileMs(99) };
-}
-
-/** REST: POST /v1/tasks, then the long poll GET /v1/tasks/{id}?waitSeconds=30. */
-async function restRun(stack: SwitchyardStack, rate: number, seconds: number) {
-  const lat = await openLoop(rate, seconds, async (i) => {
-    const res = await stack.api('POST', '/v1/tasks', { capability: CHILD, payload: { i } });
-    const { id } = (await res.json()) as { id: string };
-    let status = '';
-    while (!['COMPLETED', 'FAILED', 'CANCELLED'].includes(status)) {
-      const r = await stack.api('GET', `/v1/tasks/${id}?waitSeconds=30`);
-      status = ((await r.json()) as { status: string }).status;
-    }
-    if (status !== 'COMPLETED') throw new Error(`REST task ${id} ended ${status}`);
-  });
-  return { rest_p50_ms: lat.percentileMs(50), rest_p99_ms: lat.percentileMs(99) };
+  return {
+    ours: { delegate_p50_ms: mcp.percentileMs(50), delegate_p99_ms: mcp.percentileMs(99) },
+    base: { rest_p50_ms: rest.percentileMs(50), rest_p99_ms: rest.percentileMs(99) },
+  };
 }
 
 /**
@@ -155,14 +160,13 @@ export async function delegateScenario(opts: BenchOptions): Promise<BenchReport>
     const client = new SwitchyardMcpClient({ url: stack.url, token: stack.token });
     try {
       progress('warm-up');
-      await mcpRun(client, rate, 1);
-      await restRun(stack, rate, 1);
+      await pairedRun(stack, client, rate, 1);
       for (let r = 0; r < opts.reps; r++) {
-        progress(`rep ${r + 1}/${opts.reps}: REST submit + long-poll wait`);
-        base.push(await restRun(stack, rate, seconds));
-        progress(`rep ${r + 1}/${opts.reps}: MCP delegate (wait)`);
-        ours.push(await mcpRun(client, rate, seconds));
-        progress(`  mcp ${JSON.stringify(ours.at(-1))} rest ${JSON.stringify(base.at(-1))}`);
+        progress(`rep ${r + 1}/${opts.reps}: MCP delegate and REST submit + wait, interleaved`);
+        const run = await pairedRun(stack, client, rate, seconds);
+        ours.push(run.ours);
+        base.push(run.base);
+        progress(`  mcp ${JSON.stringify(run.ours)} rest ${JSON.stringify(run.base)}`);
       }
     } finally {
       await client.close();
@@ -197,8 +201,9 @@ export async function delegateScenario(opts: BenchOptions): Promise<BenchReport>
       path: 'MCP tools/call delegate (Streamable HTTP, stateless, one client) → child task (queue) → dispatch over RabbitMQ → worker (builtin noop) → completion → event-driven wait → tool result',
       baseline:
         'POST /v1/tasks + GET /v1/tasks/{id}?waitSeconds=30 (long poll) with the same token, same stack',
-      arrival_rate_per_s: rate,
-      samples: rate * seconds,
+      arrival_rate_per_s_each: rate,
+      samples_each: rate * seconds,
+      interleaved: 'MCP and REST calls alternate in one open loop (same load for both)',
       fanout: `${parents} running parent tasks, each delegate_many of ${perParent} no-op children with its task credential, all at once`,
       processes: '1 control plane + 1 worker, bench client in a third process',
     },

@@ -21,7 +21,12 @@ export class McpController {
   @Roles(Role.Admin, Role.Operator, Role.Viewer, Role.Task)
   async handle(@Req() req: AuthenticatedRequest, @Res() reply: FastifyReply): Promise<void> {
     const server = this.servers.create(req.principal!);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      // Only calls that wait stream (SSE, for their progress notifications); the rest answer
+      // with plain JSON, which is cheaper for both ends.
+      enableJsonResponse: !mayWait(req.body),
+    });
     reply.hijack();
     reply.raw.on('close', () => {
       void transport.close();
@@ -30,4 +35,20 @@ export class McpController {
     await server.connect(transport);
     await transport.handleRequest(req.raw, reply.raw, req.body);
   }
+}
+
+const WAITING_TOOLS = new Set(['delegate', 'delegate_many', 'wait_task']);
+
+/** Whether a JSON-RPC body holds a tool call that may wait (and so send progress). */
+function mayWait(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => {
+    const msg = m as {
+      method?: unknown;
+      params?: { name?: unknown; arguments?: { wait?: unknown } };
+    };
+    if (msg?.method !== 'tools/call' || typeof msg.params?.name !== 'string') return false;
+    if (!WAITING_TOOLS.has(msg.params.name)) return false;
+    return !(msg.params.name === 'delegate' && msg.params.arguments?.wait === false);
+  });
 }
