@@ -73,8 +73,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     const configured = this.config.worker.switchyardUrl;
     if (configured) return configured.replace(/\/+$/, '');
     const server = this.httpHost?.httpAdapter?.getHttpServer() as
-      | { address?: () => unknown }
-      | undefined;
+      { address?: () => unknown } | undefined;
     const address = server?.address?.();
     const port =
       typeof address === 'object' && address !== null && 'port' in address
@@ -295,7 +294,11 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
           capability,
           payload: payload ?? {},
           wait: false,
-          timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)),
+          // The caller's timeout bounds the child's execution too; without one the child keeps
+          // its own default.
+          ...(options.timeoutMs !== undefined
+            ? { timeoutSeconds: Math.max(1, Math.ceil(options.timeoutMs / 1000)) }
+            : {}),
           ...(options.priority !== undefined ? { priority: options.priority } : {}),
         },
         { signal: options.signal },
@@ -368,4 +371,3 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       await this.discovery.deregister(id).catch(() => undefined);
   }
 }
-

@@ -66,6 +66,7 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
       { name: 'agent-key', role: 'agent', sha256: sha(AGENT), agentId: 'x@w' },
     ]),
     SWITCHYARD_TASK_STATE_NAMESPACES: 'shared/',
+    DELEGATION_MAX_CHILDREN: '2',
   });
   // Unique per run: state reads through to the durable store, which outlives the Redis prefix.
   const ns = `mcp-${cluster.id}`;
@@ -263,6 +264,42 @@ describe('MCP over Streamable HTTP (e2e, real control planes)', () => {
       headers: { Authorization: `Bearer ${credential({ taskId, workflowId })}` },
     });
     expect(rest.status).toBe(403);
+  });
+
+  it('delegation limits reach the caller as tool errors with the REST code', async () => {
+    const parent = await api.submit('/v1/tasks', { capability: 'nobody-has-this', payload: {} });
+    const c = client(cp1.url, credential({ taskId: parent.id }));
+    for (let i = 0; i < 2; i++) {
+      const child = await c.call<{ taskId: string; status: string }>('delegate', {
+        capability: 'nobody-has-this',
+        payload: { i },
+        wait: false,
+      });
+      const rest = await api.get(`/v1/tasks/${child.taskId}`);
+      expect(rest.body).toMatchObject({ parentTaskId: parent.id, rootTaskId: parent.id, depth: 1 });
+    }
+    const third = await c.callRaw('delegate', {
+      capability: 'nobody-has-this',
+      payload: { i: 2 },
+      wait: false,
+    });
+    expect(third.isError).toBe(true);
+    const err = (toolValue(third) as { error: { code: string; status: number } }).error;
+    expect(err).toMatchObject({ code: 'DELEGATION_LIMIT', status: 422 });
+    // The same refusal over REST with the same credential.
+    const rest = await fetch(`${cp2.url}/v1/tasks`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${credential({ taskId: parent.id })}`,
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify({ capability: 'nobody-has-this', payload: { i: 3 } }),
+    });
+    expect(rest.status).toBe(422);
+    expect(((await rest.json()) as { error: { code: string } }).error.code).toBe(
+      'DELEGATION_LIMIT',
+    );
+    await api.post(`/v1/tasks/${parent.id}/cancel`);
   });
 
   it('refuses an expired credential and one whose task is terminal', async () => {
