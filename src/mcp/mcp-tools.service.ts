@@ -229,8 +229,11 @@ export class McpToolsService {
   ): Promise<TaskRecord[]> {
     const waiter = principal.task;
     if (waiter) {
-      await this.parked.park(waiter.taskId);
-      if (waiter.agentId) await this.discovery.release(waiter.agentId).catch(() => undefined);
+      const first = await this.parked.park(waiter.taskId);
+      // Give the slot back at once (the heartbeat keeps it given back while parked).
+      if (first && waiter.agentId) {
+        await this.discovery.release(waiter.agentId).catch(() => undefined);
+      }
     }
     try {
       const deadline = Date.now() + timeoutMs;

@@ -18,12 +18,14 @@ export class ParkedTasksStore {
     return this.redis.key('parked', taskId);
   }
 
-  async park(taskId: string): Promise<void> {
-    await this.redis.client
+  /** Marks the task parked; true when it was not parked before (its first concurrent wait). */
+  async park(taskId: string): Promise<boolean> {
+    const res = await this.redis.client
       .multi()
       .incr(this.key(taskId))
       .pexpire(this.key(taskId), PARK_TTL_MS)
       .exec();
+    return Number(res?.[0]?.[1] ?? 0) === 1;
   }
 
   async refresh(taskId: string): Promise<void> {
