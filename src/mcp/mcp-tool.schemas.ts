@@ -20,7 +20,7 @@ const ifMatch = z
   .describe('Version you read (0 = create only); `*` = any version');
 
 export const delegateInputSchema = createTaskSchema
-  .pick({ capability: true, payload: true, priority: true, description: true })
+  .pick({ capability: true, payload: true, priority: true, description: true, budget: true })
   .extend({
     prompt: z
       .string()

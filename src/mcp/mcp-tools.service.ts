@@ -173,6 +173,7 @@ export class McpToolsService {
       payload: childPayload(input),
       ...(input.priority !== undefined ? { priority: input.priority } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.budget !== undefined ? { budget: input.budget } : {}),
       ...(input.timeoutSeconds !== undefined ? { timeoutMs: input.timeoutSeconds * 1000 } : {}),
     };
     if (parentTaskId) createInput.parentTaskId = parentTaskId;
