@@ -11,6 +11,7 @@ import type { AppConfigValues } from './config/load-config';
 import { DiscoveryModule } from './discovery/discovery.module';
 import { EventsModule } from './events/events.module';
 import { GatewayModule } from './gateway/gateway.module';
+import { McpModule } from './mcp/mcp.module';
 import { loggerParams } from './observability/logging';
 import { OrchestratorModule } from './orchestrator/orchestrator.module';
 import { ObservabilityModule } from './observability/observability.module';
@@ -31,6 +32,7 @@ const FEATURE_MODULES: Type[] = [
   DiscoveryModule,
   StateModule,
   OrchestratorModule,
+  McpModule,
 ];
 
 @Module({})

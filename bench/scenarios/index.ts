@@ -2,6 +2,7 @@ import type { Scenario } from '../harness';
 import { breakerScenario } from './breaker';
 import { busScenario } from './bus';
 import { consoleScenario } from './console';
+import { delegateScenario } from './delegate';
 import { discoveryScenario } from './discovery';
 import { liveScenario } from './live';
 import { pipelineScenario } from './pipeline';
@@ -13,6 +14,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   breaker: breakerScenario,
   bus: busScenario,
   console: consoleScenario,
+  delegate: delegateScenario,
   discovery: discoveryScenario,
   live: liveScenario,
   pipeline: pipelineScenario,

@@ -9,7 +9,9 @@ import { Role } from './role.enum';
 const apiKeySchema = z
   .strictObject({
     name: z.string().min(1),
-    role: z.enum(Role),
+    role: z.enum(Role).refine((r) => r !== Role.Task, {
+      message: 'task credentials are issued per task, not configured as keys',
+    }),
     sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex characters (sha256 of the token)'),
     agentId: z.string().min(1).optional(),
   })

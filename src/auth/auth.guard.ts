@@ -7,6 +7,9 @@ import { ApiKeyService } from './api-key.service';
 import { AGENT_SCOPE_KEY, AuthenticatedRequest, PUBLIC_KEY, ROLES_KEY } from './auth.decorators';
 import type { Principal } from './principal.type';
 import { Role } from './role.enum';
+import { looksLikeTaskCredential } from './task-credential.codec';
+import { TaskCredentialService } from './task-credential.service';
+import { TaskScopePolicy } from './task-scope.policy';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -17,6 +20,14 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return match?.[1];
 }
 
+/** Alternative header for task credentials (for services that keep Authorization for themselves). */
+export const TASK_TOKEN_HEADER = 'x-switchyard-task-token';
+
+function taskTokenHeader(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value?.trim() || undefined;
+}
+
 /** Global guard: resolves the bearer token to a principal and enforces roles and agent scope. */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -24,9 +35,11 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly keys: ApiKeyService,
     private readonly config: ConfigService,
+    private readonly credentials: TaskCredentialService,
+    private readonly scope: TaskScopePolicy,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
@@ -34,10 +47,14 @@ export class AuthGuard implements CanActivate {
     const path = req.url.split('?')[0] ?? '';
     if (path === '/metrics' && !this.config.http.metricsRequireAuth) return true;
 
-    const principal = this.authenticate(req);
+    const principal = await this.authenticate(req);
     req.principal = principal;
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
+    if (principal.role === Role.Task) {
+      if (!roles?.includes(Role.Task)) await this.checkTaskRoute(req, principal, path);
+      return true;
+    }
     const allowed =
       roles ??
       (READ_METHODS.has(req.method)
@@ -57,8 +74,12 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  private authenticate(req: AuthenticatedRequest): Principal {
+  private async authenticate(req: AuthenticatedRequest): Promise<Principal> {
     const token = bearerToken(req.headers.authorization);
+    const taskToken = token ?? taskTokenHeader(req.headers[TASK_TOKEN_HEADER]);
+    if (taskToken && looksLikeTaskCredential(taskToken)) {
+      return this.credentials.authenticate(taskToken);
+    }
     if (this.keys.disabled) return this.keys.verify('')!;
     if (!token) {
       throw new AppException(
@@ -69,6 +90,52 @@ export class AuthGuard implements CanActivate {
     const principal = this.keys.verify(token);
     if (!principal) throw new AppException(ErrorCode.Unauthenticated, 'Invalid API token');
     return principal;
+  }
+
+  /**
+   * REST routes a task credential may use (any other is 403): create a child of its task, read
+   * or cancel within its tree, its workflow's state. Routes that name `Role.Task` in `@Roles`
+   * (e.g. /mcp) do their own scoping.
+   */
+  private async checkTaskRoute(
+    req: AuthenticatedRequest,
+    principal: Principal,
+    path: string,
+  ): Promise<void> {
+    const route = req.routeOptions?.url ?? path;
+    const params = (req.params ?? {}) as Record<string, string | undefined>;
+    const key = `${req.method} ${route}`;
+    if (key === 'POST /v1/tasks') {
+      const body = req.body;
+      if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+        const b = body as Record<string, unknown>;
+        const requested = typeof b.parentTaskId === 'string' ? b.parentTaskId : undefined;
+        b.parentTaskId = this.scope.parentFor(principal, requested);
+      }
+      return;
+    }
+    if (key === 'GET /v1/tasks/:id' || key === 'GET /v1/tasks/:id/tree') {
+      await this.scope.assertInTree(principal, params.id ?? '');
+      return;
+    }
+    if (key === 'POST /v1/tasks/:id/cancel') {
+      await this.scope.assertDescendant(principal, params.id ?? '');
+      return;
+    }
+    if (route === '/v1/state/*' && ['GET', 'PUT', 'PATCH', 'DELETE'].includes(req.method)) {
+      this.scope.assertStateKey(principal, params['*'] ?? '');
+      return;
+    }
+    if (key === 'GET /v1/state') {
+      const query = (req.query ?? {}) as Record<string, unknown>;
+      this.scope.assertStateKey(principal, typeof query.prefix === 'string' ? query.prefix : '');
+      return;
+    }
+    throw new AppException(
+      ErrorCode.Forbidden,
+      `A task credential may not ${req.method} ${path} (it may create children of its task, read its tree and use its workflow's state)`,
+      { role: principal.role },
+    );
   }
 
   private checkAgentScope(

@@ -14,7 +14,7 @@ class WhoAmIDto extends createZodDto(
 @Controller('v1/whoami')
 export class WhoAmIController {
   @Get()
-  @Roles(...ALL_ROLES)
+  @Roles(...ALL_ROLES, Role.Task)
   @ApiOperation({ summary: "The caller's key name, role and (for agent keys) agent id" })
   @ApiOkResponse({ type: WhoAmIDto })
   whoami(@CurrentPrincipal() principal: Principal): WhoAmIDto {

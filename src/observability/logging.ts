@@ -17,6 +17,8 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
+  'req.headers["x-switchyard-task-token"]',
+  '*.credential',
   'headers.authorization',
   '*.authorization',
   '*.token',

@@ -1,6 +1,7 @@
 import {
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
@@ -10,6 +11,7 @@ import { ConfigService } from '../config/config.service';
 import { type AgentRecord, AgentStatus } from '../discovery/agent-record.type';
 import { DiscoveryService } from '../discovery/discovery.service';
 import { EventsService } from '../events/events.service';
+import { TaskCredentialService } from '../auth/task-credential.service';
 import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
 import { TaskQueueService } from '../queue/task-queue.service';
@@ -74,6 +76,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     private readonly breakers: BreakerRegistry,
     private readonly events: EventsService,
     private readonly metrics: MetricsService,
+    @Optional() private readonly credentials?: TaskCredentialService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -274,6 +277,10 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
             ? { rootTaskId: task.rootTaskId }
             : {}),
           ...(task.depth ? { depth: task.depth } : {}),
+          // Scoped to this task, for the agent's MCP/REST calls (issue 12). Never logged.
+          ...(this.credentials
+            ? { credential: await this.credentials.issue({ ...task, agentId: agent.id }) }
+            : {}),
         };
         let removeInFlight: () => void = () => undefined;
         let onAbort: () => void = () => undefined;

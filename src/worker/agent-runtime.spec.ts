@@ -65,6 +65,49 @@ describe('AgentRuntime', () => {
     });
   });
 
+  it('lets a task of a tree it already runs borrow the ancestor slot (no pool deadlock)', async () => {
+    const g = gate();
+    const rt = runtimeWith(g.handler, 1);
+    const parent = rt.run('worker-a', { ...req('root'), rootTaskId: 'root' });
+    await tick();
+    const child = rt.run('worker-a', { ...req('child'), rootTaskId: 'root' });
+    const stranger = rt.run('worker-a', { ...req('other'), rootTaskId: 'other' });
+    await tick();
+    // The child runs beside its waiting ancestor; a task of another tree waits for the slot.
+    expect(g.started).toEqual(['root:0', 'child:0']);
+    expect(rt.load('worker-a')).toBe(1);
+    expect(rt.executions().find((e) => e.taskId === 'child')?.borrowed).toBe(true);
+    g.release('child:0');
+    await expect(child).resolves.toMatchObject({ ok: true });
+    expect(rt.load('worker-a')).toBe(1);
+    g.release('root:0');
+    await parent;
+    await tick();
+    expect(g.started).toEqual(['root:0', 'child:0', 'other:0']);
+    g.release('other:0');
+    await expect(stranger).resolves.toMatchObject({ ok: true });
+    expect(rt.load('worker-a')).toBe(0);
+  });
+
+  it('gives executors ctx.switchyard when the task came with a credential', async () => {
+    let seen: unknown;
+    const rt = new AgentRuntime([agentDef({ name: 'spy', handler: 'spy' })], {
+      executorOptions: testExecutorOptions({
+        extraHandlers: {
+          spy: (_r, ctx) => {
+            seen = (ctx as { switchyard?: unknown }).switchyard;
+            return Promise.resolve(null);
+          },
+        },
+      }),
+      switchyardUrl: () => 'http://cp:3000',
+    });
+    await rt.run('spy', { ...req('t1'), credential: 'syt1.x.y' });
+    expect(seen).toEqual({ url: 'http://cp:3000', token: 'syt1.x.y' });
+    await rt.run('spy', req('t2'));
+    expect(seen).toBeUndefined();
+  });
+
   it('enforces maxConcurrency: extra requests wait for a slot, in order', async () => {
     const g = gate();
     const loads: number[] = [];

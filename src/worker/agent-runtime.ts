@@ -22,6 +22,8 @@ export interface DelegationParent {
   taskId: string;
   attempt: number;
   workflowId?: string;
+  /** The parent's task credential: children are created and awaited with it. */
+  credential?: string;
 }
 
 /**
@@ -43,6 +45,13 @@ export interface ExecutionInfo {
   state: 'waiting' | 'running';
   /** ISO time `run` was first called for this task+attempt. */
   acceptedAt: string;
+  /** Root of the task's delegation tree, when known. */
+  rootTaskId?: string;
+  /**
+   * Running on a slot borrowed from an ancestor in the same tree that this agent is running
+   * (and that is waiting for it): not counted against `maxConcurrency`.
+   */
+  borrowed?: boolean;
 }
 
 /** Hooks for the process wiring (heartbeat load, metrics, logs). All optional, all synchronous. */
@@ -67,6 +76,8 @@ export interface AgentRuntimeOptions {
    */
   whenBusy?: 'wait' | 'reject';
   listener?: RuntimeListener;
+  /** Control-plane URL given to executors with the task credential (`ctx.switchyard`). */
+  switchyardUrl?: () => string;
   /** Replaces the executor factory (embedding, tests of the runtime with a custom executor). */
   createExecutor?: (agent: AgentDefinition, options: ExecutorOptions) => Executor;
 }
@@ -199,6 +210,7 @@ export class AgentRuntime {
       state: 'waiting',
       acceptedAt: new Date().toISOString(),
     };
+    if (request.rootTaskId) info.rootTaskId = request.rootTaskId;
     const held: Held = {
       info,
       controller,
@@ -272,11 +284,16 @@ export class AgentRuntime {
     held: Held,
   ): Promise<ExecutionResult> {
     const signal = held.controller.signal;
-    const acquired = await this.acquire(slot, signal);
+    const borrowed = this.ancestorRunning(slot, held.info);
+    const acquired = borrowed || (await this.acquire(slot, signal));
     if (!acquired) return abortFailure(signal);
+    if (borrowed) held.info.borrowed = true;
     const { agent } = slot;
+    const release = () => {
+      if (!borrowed) this.release(slot);
+    };
     if (signal.aborted) {
-      this.release(slot);
+      release();
       return abortFailure(signal);
     }
     held.info.state = 'running';
@@ -290,6 +307,9 @@ export class AgentRuntime {
         logger: this.logger,
         delegate: (capability, payload, opts) =>
           this.delegate(agent, request, signal, capability, payload, opts),
+        ...(request.credential && this.options.switchyardUrl
+          ? { switchyard: { url: this.options.switchyardUrl(), token: request.credential } }
+          : {}),
       });
     } catch (err) {
       // Executors resolve failures; a throw is a bug in a custom executor, reported as one.
@@ -300,11 +320,31 @@ export class AgentRuntime {
       });
       result = signal.aborted ? abortFailure(signal) : failure('handler_error', errorMessage(err));
     } finally {
-      this.release(slot);
+      release();
       this.options.listener?.loadChanged?.(agent.name, slot.running, agent.maxConcurrency);
     }
     this.options.listener?.finished?.({ ...held.info }, result);
     return result;
+  }
+
+  /**
+   * No pool deadlock: a task of a delegation tree this agent is already running a task of (its
+   * ancestor, which is waiting for it) runs on that ancestor's slot instead of queueing behind
+   * it. The queue's depth and fan-out limits bound how many can borrow.
+   */
+  private ancestorRunning(slot: AgentSlot, info: ExecutionInfo): boolean {
+    if (!info.rootTaskId) return false;
+    for (const h of this.held.values()) {
+      if (
+        h.info.agent === slot.agent.name &&
+        h.info.state === 'running' &&
+        h.info.taskId !== info.taskId &&
+        h.info.rootTaskId === info.rootTaskId
+      ) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Takes a slot (resolves true), or resolves false if the signal aborts while waiting for one. */
@@ -358,6 +398,7 @@ export class AgentRuntime {
       taskId: request.taskId,
       attempt: request.attempt,
       ...(request.workflowId ? { workflowId: request.workflowId } : {}),
+      ...(request.credential ? { credential: request.credential } : {}),
     };
     try {
       return await this.options.delegate(parent, capability, payload, {

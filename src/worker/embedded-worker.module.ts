@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '../discovery/discovery.module';
-import { QueueModule } from '../queue/queue.module';
+import { ParkedTasksStore } from '../mcp/parked-tasks.store';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 import { WorkerService } from './worker.service';
 
@@ -13,8 +13,12 @@ export class EmbeddedWorkerModule {
   static forAgents(agentsDir: string): DynamicModule {
     return {
       module: EmbeddedWorkerModule,
-      imports: [DiscoveryModule, QueueModule],
-      providers: [WorkerService, { provide: WORKER_AGENTS_DIR, useValue: agentsDir }],
+      imports: [DiscoveryModule],
+      providers: [
+        WorkerService,
+        ParkedTasksStore,
+        { provide: WORKER_AGENTS_DIR, useValue: agentsDir },
+      ],
       exports: [WorkerService],
     };
   }

@@ -8,7 +8,7 @@ import { DiscoveryModule } from '../discovery/discovery.module';
 import { EventsModule } from '../events/events.module';
 import { loggerParams } from '../observability/logging';
 import { ObservabilityModule } from '../observability/observability.module';
-import { QueueModule } from '../queue/queue.module';
+import { ParkedTasksStore } from '../mcp/parked-tasks.store';
 import { RedisModule } from '../redis/redis.module';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 import { WorkerHttpModule } from './worker-http.server';
@@ -31,10 +31,13 @@ export class WorkerProcessModule {
         RedisModule,
         BusModule,
         DiscoveryModule,
-        QueueModule,
         WorkerHttpModule,
       ],
-      providers: [WorkerService, { provide: WORKER_AGENTS_DIR, useValue: agentsDir }],
+      providers: [
+        WorkerService,
+        ParkedTasksStore,
+        { provide: WORKER_AGENTS_DIR, useValue: agentsDir },
+      ],
       exports: [WorkerService],
     };
   }

@@ -3,9 +3,11 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { AgentDefinition } from '../agents/agent-definition.type';
 import { loadAgentDirectory } from '../agents/agent-loader';
 import type { AgentMessage } from '../bus/agent-message.schema';
@@ -17,14 +19,21 @@ import { MetricsService } from '../observability/metrics.service';
 import { withSpan } from '../observability/tracing';
 import { workerControlId } from '../contracts/worker-control-id.util';
 import { taskMessagePayloadSchema, type TaskResultPayload } from '../contracts/task-message.schema';
-import { TaskQueueService } from '../queue/task-queue.service';
 import { TaskStatus } from '../queue/task.types';
+import { SwitchyardMcpClient, SwitchyardToolError } from '../mcp/client/switchyard-mcp.client';
+import { ParkedTasksStore } from '../mcp/parked-tasks.store';
 import { AgentRuntime, type DelegationParent } from './agent-runtime';
 import { ExecutionFailure } from './executors/execution-error';
 import { executorOptionsFromConfig } from './executors/executor-options.from-config';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 
-const DELEGATE_POLL_MS = 100;
+/** What `wait_task` returns (the fields the worker reads). */
+interface DelegatedTask {
+  status: TaskStatus;
+  output?: unknown;
+  error?: { message?: string };
+  reason?: string;
+}
 
 /**
  * The agent worker process (`switchyard worker --agents DIR`): loads the agent files, registers
@@ -45,14 +54,32 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly config: ConfigService,
     private readonly bus: MessageBus,
     private readonly discovery: DiscoveryService,
-    private readonly queue: TaskQueueService,
+    private readonly parked: ParkedTasksStore,
     private readonly metrics: MetricsService,
     @Inject(WORKER_AGENTS_DIR) private readonly agentsDir: string,
+    @Optional() private readonly httpHost?: HttpAdapterHost,
   ) {
     const host = hostname()
       .replace(/[^A-Za-z0-9-]/g, '-')
       .slice(0, 32);
     this.workerId = config.worker.workerId ?? `${host}-${process.pid}`;
+  }
+
+  /**
+   * Control-plane URL the agents of this worker use: SWITCHYARD_URL, else this process's own
+   * HTTP server when it has one (agents hosted by `serve --agents`), else 127.0.0.1:$PORT.
+   */
+  get switchyardUrl(): string {
+    const configured = this.config.worker.switchyardUrl;
+    if (configured) return configured.replace(/\/+$/, '');
+    const server = this.httpHost?.httpAdapter?.getHttpServer() as
+      { address?: () => unknown } | undefined;
+    const address = server?.address?.();
+    const port =
+      typeof address === 'object' && address !== null && 'port' in address
+        ? (address as { port: number }).port
+        : this.config.http.port;
+    return `http://127.0.0.1:${port}`;
   }
 
   /** Agent ids this worker registered (`<name>@<workerId>`). */
@@ -74,6 +101,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         cwd: process.cwd(),
       }),
       logger: this.logger,
+      switchyardUrl: () => this.switchyardUrl,
       delegate: (parent, capability, payload, options) =>
         this.delegate(parent, capability, payload, options),
       listener: {
@@ -121,12 +149,14 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       load: 0,
       metadata: { source: 'worker', file: agent.file },
     });
-    // Prefetch = maxConcurrency: more tasks than the agent can run wait in RabbitMQ, not here.
+    // Prefetch = maxConcurrency plus a headroom for tasks of a tree the agent already runs (they
+    // borrow their waiting ancestor's slot, see AgentRuntime); the registry's load (which
+    // the orchestrator reserves against) keeps everything else waiting in RabbitMQ, not here.
     const sub = await this.bus.subscribe(
       id,
       (m, info) => this.onTask(agent.name, m, info.redelivered),
       {
-        prefetch: agent.maxConcurrency,
+        prefetch: agent.maxConcurrency + this.config.worker.delegationHeadroom,
       },
     );
     this.subscriptions.push(sub);
@@ -169,6 +199,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             inputs: p.inputs,
             timeoutMs: p.timeoutMs,
             workflowId: p.workflowId,
+            rootTaskId: p.rootTaskId ?? message.taskId!,
+            ...(p.credential ? { credential: p.credential } : {}),
           }),
       );
     }
@@ -192,9 +224,26 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     if (n > 0) this.logger.log(`cancelled task ${message.taskId} (${n} execution(s) aborted)`);
   }
 
+  /**
+   * Live load per agent for the heartbeat: running tasks, minus those parked in a delegation
+   * wait on the control plane (their slot is lent to their children, see docs/MCP.md).
+   */
+  private async liveLoads(): Promise<Record<string, number>> {
+    const loads = this.runtime!.loads();
+    const counted = this.runtime!.executions().filter((e) => e.state === 'running' && !e.borrowed);
+    if (counted.length === 0) return loads;
+    const parked = await this.parked
+      .parked(counted.map((e) => e.taskId))
+      .catch(() => new Set<string>());
+    for (const e of counted) {
+      if (parked.has(e.taskId)) loads[e.agent] = Math.max(0, (loads[e.agent] ?? 0) - 1);
+    }
+    return loads;
+  }
+
   private async heartbeatAll(): Promise<void> {
     if (this.stopping || !this.runtime) return;
-    const loads = this.runtime.loads();
+    const loads = await this.liveLoads();
     await Promise.all(
       [...this.agentIds.entries()].map(async ([id, name]) => {
         const agent = this.runtime!.agent(name)!;
@@ -214,45 +263,94 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  /** Submits a child task through the queue and resolves with its result. */
+  /**
+   * `ctx.delegate` of builtin agents: the same path as every other agent: the MCP `delegate`
+   * tool of the control plane with this task's credential (so the child is a child of this
+   * task, in its tree, under its limits and budget), then `wait_task` long polls; cancelling
+   * the parent cancels the child.
+   */
   private async delegate(
     parent: DelegationParent,
     capability: string,
     payload: unknown,
     options: { priority?: number; timeoutMs?: number; signal: AbortSignal },
   ): Promise<unknown> {
-    const { task } = await this.queue.enqueue({
-      capability,
-      payload,
-      priority: options.priority ?? 5,
-      description: `delegated by ${parent.agent} (task ${parent.taskId})`,
-      idempotencyKey: `delegate:${parent.taskId}:${parent.attempt}:${capability}:${JSON.stringify(payload).length}`,
+    if (!parent.credential) {
+      throw new ExecutionFailure(
+        'validation',
+        `task ${parent.taskId} came without a task credential, so it cannot delegate (is the control plane older than this worker?)`,
+      );
+    }
+    const client = new SwitchyardMcpClient({
+      url: this.switchyardUrl,
+      token: parent.credential,
+      name: `switchyard-worker:${this.workerId}`,
     });
-    const deadline = Date.now() + (options.timeoutMs ?? this.config.worker.defaultTimeoutMs);
-    for (;;) {
-      if (options.signal.aborted) {
-        await this.queue.cancel(task.id).catch(() => undefined);
-        throw new ExecutionFailure('cancelled', `delegation to ${capability} cancelled`);
+    try {
+      const timeoutMs = options.timeoutMs ?? this.config.worker.defaultTimeoutMs;
+      const child = await client.call<{ taskId: string }>(
+        'delegate',
+        {
+          capability,
+          payload: payload ?? {},
+          wait: false,
+          // The caller's timeout bounds the child's execution too; without one the child keeps
+          // its own default.
+          ...(options.timeoutMs !== undefined
+            ? { timeoutSeconds: Math.max(1, Math.ceil(options.timeoutMs / 1000)) }
+            : {}),
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        },
+        { signal: options.signal },
+      );
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (options.signal.aborted) {
+          await client.call('cancel_task', { taskId: child.taskId }).catch(() => undefined);
+          throw new ExecutionFailure('cancelled', `delegation to ${capability} cancelled`);
+        }
+        const left = deadline - Date.now();
+        const t = await client
+          .call<DelegatedTask>(
+            'wait_task',
+            {
+              taskId: child.taskId,
+              timeoutSeconds: Math.max(0, Math.min(30, Math.ceil(left / 1000))),
+            },
+            { signal: options.signal },
+          )
+          .catch((e: unknown) => {
+            if (options.signal.aborted) return undefined;
+            throw e;
+          });
+        if (!t) continue;
+        if (t.status === TaskStatus.Completed) return t.output;
+        if (t.status === TaskStatus.Failed || t.status === TaskStatus.Cancelled) {
+          throw new ExecutionFailure(
+            'delegation_failed',
+            `delegated task ${child.taskId} (${capability}) ended ${t.status}: ${t.error?.message ?? t.reason ?? ''}`,
+            { taskId: child.taskId, status: t.status },
+          );
+        }
+        if (Date.now() >= deadline) {
+          throw new ExecutionFailure(
+            'timeout',
+            `delegated task ${child.taskId} (${capability}) did not finish in time`,
+            { taskId: child.taskId },
+          );
+        }
       }
-      const t = await this.queue.getTask(task.id);
-      if (t.status === TaskStatus.Completed) return t.result;
-      if (t.status === TaskStatus.Failed || t.status === TaskStatus.Cancelled) {
+    } catch (e) {
+      if (e instanceof SwitchyardToolError) {
         throw new ExecutionFailure(
           'delegation_failed',
-          `delegated task ${task.id} (${capability}) ended ${t.status}: ${t.error?.message ?? t.reason ?? ''}`,
-          { taskId: task.id, status: t.status },
+          `delegating "${capability}" was refused: ${e.code}: ${e.message}`,
+          { code: e.code },
         );
       }
-      if (Date.now() > deadline) {
-        throw new ExecutionFailure(
-          'timeout',
-          `delegated task ${task.id} (${capability}) did not finish in time`,
-          {
-            taskId: task.id,
-          },
-        );
-      }
-      await new Promise((r) => setTimeout(r, DELEGATE_POLL_MS));
+      throw e;
+    } finally {
+      await client.close();
     }
   }
 

@@ -70,6 +70,8 @@ describe('single process: control plane + in-process agents on the memory bus (e
       [EmbeddedWorkerModule.forAgents(AGENTS)],
     );
     t.app.get(EventsService).subscribe((e) => events.push(e));
+    // Agents delegate through the control plane's HTTP API (MCP with their task credential).
+    await t.app.listen(0, '127.0.0.1');
   });
 
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { registerAgentCommand } from './agent.command';
 import { registerAuthCommand } from './auth.command';
 import { registerCircuitBreakerCommand } from './circuit-breaker.command';
 import { registerDemoCommand } from './demo.command';
+import { registerMcpCommand } from './mcp.command';
 import { registerMetricsCommand } from './metrics.command';
 import { registerQueueCommand } from './queue.command';
 import { registerServeCommand } from './serve.command';
@@ -26,4 +27,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerMetricsCommand,
   registerAgentsCommand,
   registerStateCommand,
+  registerMcpCommand,
 ];

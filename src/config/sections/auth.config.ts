@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, defineSection, field } from '../config-field.util';
+import { bool, defineSection, field, int, list } from '../config-field.util';
 
 export const authSection = defineSection('auth', 'Authentication', {
   adminToken: field(
@@ -23,5 +23,21 @@ export const authSection = defineSection('auth', 'Authentication', {
     'AUTH_DISABLED',
     bool().default(false),
     'Turn authentication off (every request acts as admin). Never in production.',
+  ),
+  taskCredentialSecret: field(
+    'SWITCHYARD_TASK_CREDENTIAL_SECRET',
+    z.string().min(32, 'must be at least 32 characters').optional(),
+    'HMAC key that signs task-scoped credentials (the same on every control plane; default: derived from SWITCHYARD_ADMIN_TOKEN, else random per process)',
+    { example: 'change-me-to-another-long-random-secret', secret: true },
+  ),
+  taskCredentialTtlSeconds: field(
+    'SWITCHYARD_TASK_CREDENTIAL_TTL_SECONDS',
+    int(10, 7 * 86_400).default(900),
+    'Lifetime of a task credential beyond the task timeout; it also stops working once the task is terminal',
+  ),
+  taskStateNamespaces: field(
+    'SWITCHYARD_TASK_STATE_NAMESPACES',
+    list().default([]),
+    'State key prefixes every task credential may use besides workflows/<its workflow>/ (comma list, e.g. shared/,kb/)',
   ),
 });

@@ -95,4 +95,15 @@ export const workerSection = defineSection('worker', 'Agent worker', {
     z.string().min(1).default('reports'),
     'doc-writer builtin: where reports go when the task gives no outPath',
   ),
+  switchyardUrl: field(
+    'SWITCHYARD_URL',
+    z.url().optional(),
+    "Control-plane URL this worker's agents use to delegate and share state (MCP at <url>/mcp, REST at <url>/v1; default http://127.0.0.1:$PORT)",
+    { example: 'http://switchyard.internal:3000' },
+  ),
+  delegationHeadroom: field(
+    'WORKER_DELEGATION_HEADROOM',
+    int(0, 1000).default(8),
+    'Extra deliveries an agent accepts beyond maxConcurrency for tasks of a delegation tree it is already running (so a parent waiting on its children never starves them)',
+  ),
 });

@@ -79,6 +79,12 @@ export class CommandExecutor implements Executor {
           SWITCHYARD_ATTEMPT: String(request.attempt),
           SWITCHYARD_CAPABILITY: request.capability,
           SWITCHYARD_AGENT: ctx.agent.name,
+          ...(ctx.switchyard
+            ? {
+                SWITCHYARD_URL: ctx.switchyard.url,
+                SWITCHYARD_TASK_TOKEN: ctx.switchyard.token,
+              }
+            : {}),
         }),
         cwd: this.options.cwd,
         signal: scoped.signal,

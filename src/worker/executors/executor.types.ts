@@ -15,6 +15,13 @@ export interface ExecutionRequest {
   workflowId?: string;
   /** Workflow-local reference of the task, when it was submitted inside a workflow. */
   ref?: string;
+  /**
+   * The task-scoped credential the control plane issued for this attempt (a bearer secret:
+   * never log it). Executors see it as `ctx.switchyard.token`.
+   */
+  credential?: string;
+  /** Root of the task's delegation tree (the task itself for a root). */
+  rootTaskId?: string;
 }
 
 /** Tokens, cost and turns an execution used (recorded for `claude`; `durationMs` for all). */
@@ -72,6 +79,11 @@ export interface ExecutionContext {
   agent: AgentDefinition;
   logger: WorkerLogger;
   delegate: DelegateFn;
+  /**
+   * How the agent reaches Switchyard for this task: the control-plane URL (MCP at `<url>/mcp`,
+   * REST at `<url>/v1`) and the task credential. Absent when the task came without one.
+   */
+  switchyard?: { url: string; token: string };
 }
 
 /** Runs task attempts for one agent. Never rejects: every failure is an `{ ok: false }` result. */

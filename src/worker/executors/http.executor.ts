@@ -123,7 +123,13 @@ export class HttpExecutor implements Executor {
     const scoped = scopedSignal(ctx.signal, timeoutMs);
     const body = agentInput(request);
     try {
-      const res = await this.post(target, JSON.stringify(body), request, scoped.signal);
+      const res = await this.post(
+        target,
+        JSON.stringify(body),
+        request,
+        scoped.signal,
+        ctx.switchyard,
+      );
       if (res.kind === 'error') {
         if (scoped.signal.aborted) return abortFailure(scoped.signal, usage());
         const err = res.error;
@@ -187,6 +193,7 @@ export class HttpExecutor implements Executor {
     body: string,
     request: ExecutionRequest,
     signal: AbortSignal,
+    switchyard: ExecutionContext['switchyard'],
   ): Promise<
     | { kind: 'response'; status: number; text: string }
     | { kind: 'too_large'; status: number }
@@ -216,6 +223,13 @@ export class HttpExecutor implements Executor {
             'idempotency-key': `${request.taskId}:${request.attempt}`,
             'x-switchyard-task-id': request.taskId,
             'x-switchyard-attempt': String(request.attempt),
+            // The task credential, so the service can delegate back through Switchyard.
+            ...(switchyard
+              ? {
+                  'x-switchyard-url': switchyard.url,
+                  'x-switchyard-task-token': switchyard.token,
+                }
+              : {}),
           },
         },
         (res) => {
