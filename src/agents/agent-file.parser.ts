@@ -21,6 +21,9 @@ const TYPED_KEYS = new Set([
   'handler',
   'maxConcurrency',
   'timeoutSeconds',
+  'mcp',
+  'resume',
+  'isolation',
 ]);
 
 const DOCUMENTATION = 'not an agent definition (documentation?)';
@@ -133,6 +136,9 @@ export function parseAgentFile(
     ...(keys.handler !== undefined && { handler: keys.handler }),
     maxConcurrency: keys.maxConcurrency ?? 1,
     ...(keys.timeoutSeconds !== undefined && { timeoutSeconds: keys.timeoutSeconds }),
+    ...(keys.mcp !== undefined && { mcp: keys.mcp }),
+    ...(keys.resume !== undefined && { resume: keys.resume }),
+    ...(keys.isolation !== undefined && { isolation: keys.isolation }),
     systemPrompt: frontMatter.body.trim(),
     file,
     path,

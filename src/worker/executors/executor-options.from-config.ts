@@ -23,6 +23,12 @@ export function executorOptionsFromConfig(
     httpAllowLoopback: worker.httpAllowLoopback,
     claudeBin: worker.claudeBin,
     claudeSystemPrompt: worker.claudeSystemPrompt,
+    claudeRunner: worker.claudeRunner,
+    claudeStallMs: worker.claudeStallSeconds * 1000,
+    claudeRateLimitBackoffMs: worker.claudeRateLimitBackoffSeconds * 1000,
+    isolation: worker.isolation,
+    branchRetentionMs: worker.branchRetentionHours * 3_600_000,
+    ...(worker.workspace !== undefined && { workspace: worker.workspace }),
     builtinHandlers: createBuiltinHandlers({
       root: runtime.cwd,
       reviewMaxFunctionLines: worker.reviewMaxFunctionLines,

@@ -15,6 +15,22 @@ export interface ExecutionRequest {
   workflowId?: string;
   /** Workflow-local reference of the task, when it was submitted inside a workflow. */
   ref?: string;
+  /**
+   * Session to resume (`claude --resume`): set on the next attempt of a task whose previous
+   * attempt stalled or timed out with a known session (its failure's `details.sessionId`).
+   */
+  resumeSessionId?: string;
+}
+
+/** One step of a running task, published as task progress (`claude`: assistant text, tool calls…). */
+export interface ProgressStep {
+  /** `init`, `text`, `tool_call`, `tool_result`, `api_retry`, `api_error`, `result`, `note`… */
+  kind: string;
+  /** One human-readable line (bounded by the executor). */
+  summary: string;
+  /** Assistant turn it belongs to, when the executor counts turns. */
+  turn?: number;
+  data?: Record<string, string | number | boolean | null>;
 }
 
 /** Tokens, cost and turns an execution used (recorded for `claude`; `durationMs` for all). */
@@ -72,6 +88,13 @@ export interface ExecutionContext {
   agent: AgentDefinition;
   logger: WorkerLogger;
   delegate: DelegateFn;
+  /** Receives live steps of the execution (optional: executors call it when set, never await it). */
+  progress?(step: ProgressStep): void;
+  /**
+   * The Switchyard MCP endpoint this execution may call (the `claude` executor passes it as
+   * `--mcp-config`), with a token scoped to the task.
+   */
+  switchyard?: { url: string; token: string };
 }
 
 /** Runs task attempts for one agent. Never rejects: every failure is an `{ ok: false }` result. */
