@@ -17,6 +17,7 @@ export type SwitchyardEventType =
   | 'task.cancelled'
   | 'task.deadlocked'
   | 'task.waiting'
+  | 'task.progress'
   | 'workflow.completed'
   | 'workflow.failed'
   | 'workflow.cancelled'

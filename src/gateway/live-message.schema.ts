@@ -16,6 +16,7 @@ export const LIVE_EVENT_TYPES = [
   'task.cancelled',
   'task.deadlocked',
   'task.waiting',
+  'task.progress',
   'workflow.completed',
   'workflow.failed',
   'workflow.cancelled',

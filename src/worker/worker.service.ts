@@ -22,6 +22,8 @@ import { TaskStatus } from '../queue/task.types';
 import { AgentRuntime, type DelegationParent } from './agent-runtime';
 import { ExecutionFailure } from './executors/execution-error';
 import { executorOptionsFromConfig } from './executors/executor-options.from-config';
+import { TASK_PROGRESS_DESTINATION } from '../bus/task-progress.schema';
+import { TaskProgressPublisher } from './task-progress.publisher';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 
 const DELEGATE_POLL_MS = 100;
@@ -40,6 +42,20 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly subscriptions: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** Agents that hit a usage/rate limit: unavailable (OFFLINE in discovery) until the time given. */
+  private readonly limitedUntil = new Map<string, { until: number; reason: string }>();
+  private readonly progress = new TaskProgressPublisher({
+    send: (m) =>
+      this.bus.sendTask({
+        fromAgent: m.agentId,
+        toAgent: TASK_PROGRESS_DESTINATION,
+        messageType: 'control',
+        taskId: m.taskId,
+        attempt: m.attempt,
+        payload: m,
+      }),
+    onError: (e) => this.logger.warn(`task progress not sent: ${(e as Error).message}`),
+  });
 
   constructor(
     private readonly config: ConfigService,
@@ -77,11 +93,24 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       delegate: (parent, capability, payload, options) =>
         this.delegate(parent, capability, payload, options),
       listener: {
-        finished: (info, result) =>
+        finished: (info, result) => {
           this.metrics.tasksTotal.inc({
             agent: this.idOf(info.agent),
             status: result.ok ? 'completed' : 'failed',
-          }),
+          });
+          if (
+            !result.ok &&
+            (result.error.type === 'stalled' || result.error.type === 'rate_limited')
+          )
+            this.metrics.retryAttemptsTotal.inc({
+              agent: this.idOf(info.agent),
+              error_type: result.error.type,
+            });
+          if (!result.ok && result.error.type === 'rate_limited')
+            this.markLimited(info.agent, result.error.message, result.error.details);
+        },
+        progress: (info, step) =>
+          this.progress.add(this.idOf(info.agent), info.taskId, info.attempt, step),
       },
     });
     for (const agent of loaded) await this.host(agent);
@@ -169,6 +198,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             inputs: p.inputs,
             timeoutMs: p.timeoutMs,
             workflowId: p.workflowId,
+            ...(p.resumeSessionId !== undefined && { resumeSessionId: p.resumeSessionId }),
           }),
       );
     }
@@ -186,6 +216,20 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     });
   }
 
+  /** A usage/rate limit: the agent takes no task until `details.retryAt` (discovery sees it OFFLINE). */
+  private markLimited(name: string, message: string, details: unknown): void {
+    const retryAt = (details as { retryAt?: unknown } | undefined)?.retryAt;
+    const until = typeof retryAt === 'string' ? Date.parse(retryAt) : NaN;
+    if (!Number.isFinite(until) || until <= Date.now()) return;
+    const prev = this.limitedUntil.get(name);
+    if (prev && prev.until >= until) return;
+    this.limitedUntil.set(name, { until, reason: message });
+    this.logger.warn(
+      `agent ${this.idOf(name)} is unavailable until ${new Date(until).toISOString()}: ${message}`,
+    );
+    void this.heartbeatAll();
+  }
+
   private async onControl(message: AgentMessage): Promise<void> {
     if (message.messageType !== 'cancel' || !message.taskId) return;
     const n = this.runtime?.cancel(message.taskId) ?? 0;
@@ -199,10 +243,20 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       [...this.agentIds.entries()].map(async ([id, name]) => {
         const agent = this.runtime!.agent(name)!;
         const load = loads[name] ?? 0;
+        const limited = this.limitedUntil.get(name);
+        if (limited && limited.until <= Date.now()) {
+          this.limitedUntil.delete(name);
+          this.logger.log(`agent ${id} is available again (its usage/rate limit has reset)`);
+        }
+        const unavailable = this.limitedUntil.has(name);
         try {
           await this.discovery.heartbeat(id, {
             load,
-            status: load >= agent.maxConcurrency ? AgentStatus.Busy : AgentStatus.Available,
+            status: unavailable
+              ? AgentStatus.Offline
+              : load >= agent.maxConcurrency
+                ? AgentStatus.Busy
+                : AgentStatus.Available,
           });
         } catch (e) {
           // Expired (e.g. the worker was paused): register again rather than stay invisible.
@@ -265,6 +319,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       await this.discovery.heartbeat(id, { status: AgentStatus.Draining }).catch(() => undefined);
     }
     const report = await this.runtime?.drain(this.config.worker.drainTimeoutMs);
+    await this.progress.flush().catch(() => undefined);
     if (report && report.handedBack.length > 0) {
       this.logger.warn(`handed back ${report.handedBack.length} task(s) on shutdown`);
     }
