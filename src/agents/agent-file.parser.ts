@@ -26,6 +26,18 @@ const TYPED_KEYS = new Set([
   'isolation',
 ]);
 
+/** Front-matter keys Claude Code itself reads that we keep in `extra` without a warning. */
+const CLAUDE_CODE_KEYS = new Set([
+  'skills',
+  'hooks',
+  'mcpServers',
+  'memory',
+  'background',
+  'effort',
+  'initialPrompt',
+  'forkContext',
+]);
+
 const DOCUMENTATION = 'not an agent definition (documentation?)';
 
 /**
@@ -116,7 +128,11 @@ export function parseAgentFile(
   const maxTurns = optionalPositiveInt(data, 'maxTurns', warnings);
 
   const extra: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) if (!TYPED_KEYS.has(key)) extra[key] = value;
+  for (const [key, value] of Object.entries(data)) {
+    if (TYPED_KEYS.has(key)) continue;
+    extra[key] = value;
+    if (!CLAUDE_CODE_KEYS.has(key)) warnings.push(`unknown key \`${key}\` (kept, not used)`);
+  }
 
   const definition: AgentDefinition = {
     name,

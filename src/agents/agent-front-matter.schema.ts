@@ -42,9 +42,7 @@ export const agentFrontMatterSchema = z
       .optional(),
     mcp: z.boolean({ error: 'must be true or false' }).optional(),
     resume: z.boolean({ error: 'must be true or false' }).optional(),
-    isolation: z
-      .enum(['worktree', 'none'], { error: 'must be worktree or none' })
-      .optional(),
+    isolation: z.enum(['worktree', 'none'], { error: 'must be worktree or none' }).optional(),
   })
   .superRefine((keys, ctx) => {
     if (keys.executor === 'command' && !keys.command) {
