@@ -12,7 +12,8 @@ import type { ExecutionError, ExecutionResult, ExecutionUsage } from './executor
  * `details.sessionId` lets the next attempt resume).
  * Not retryable: `validation`, `auth` (401/403), `not_found` (ENOENT, 404), `refused_address`,
  * `bad_output` (output is not the JSON it must be), `output_too_large`, `exit_nonzero`,
- * `http_status`, `agent_error`, `max_turns`, `handler_error`, `delegation_failed`, `cancelled`.
+ * `http_status`, `agent_error`, `max_turns`, `handler_error`, `delegation_failed`, `cancelled`,
+ * `merge_conflict` (the builtin `merge` hit conflicts; `details.files`).
  */
 const EXECUTION_TYPES = [
   TaskErrorType.Timeout,
@@ -34,6 +35,7 @@ const EXECUTION_TYPES = [
   TaskErrorType.MaxTurns,
   TaskErrorType.HandlerError,
   TaskErrorType.DelegationFailed,
+  TaskErrorType.MergeConflict,
   TaskErrorType.Cancelled,
 ] as const;
 

@@ -33,6 +33,7 @@ export function executorOptionsFromConfig(
       root: runtime.cwd,
       reviewMaxFunctionLines: worker.reviewMaxFunctionLines,
       reportsDir: worker.reportsDir,
+      ...(worker.workspace !== undefined && { workspace: worker.workspace }),
       extra: runtime.extraHandlers,
     }),
     env: runtime.env,
