@@ -48,4 +48,5 @@ export const DEFAULT_EXECUTOR_OPTIONS: Omit<ExecutorOptions, 'builtinHandlers' |
   claudeStallMs: 300_000,
   claudeRateLimitBackoffMs: 300_000,
   isolation: 'none',
+  branchRetentionMs: 604_800_000,
 };
