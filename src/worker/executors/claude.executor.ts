@@ -1,5 +1,6 @@
 import type { AgentDefinition } from '../../agents/agent-definition.type';
 import { runClaudeCli, type ClaudeRunner, type ClaudeRunOutcome } from './claude-cli.runner';
+import { runClaudeSdk } from './claude-sdk.runner';
 import { ClaudeStreamParser, clip, type ClaudeResult } from './claude-stream.parser';
 import { recognizeUsageLimit } from './claude-usage-limit';
 import { ClaudeWorkspaces, type TaskWorkspace, type WorkspaceOutcome } from './claude-workspace';
@@ -205,10 +206,13 @@ export class ClaudeExecutor implements Executor {
   readonly kind = 'claude' as const;
   private readonly workspaces: ClaudeWorkspaces;
 
+  private readonly runner: ClaudeRunner;
+
   constructor(
     private readonly options: ClaudeOptions,
-    private readonly runner: ClaudeRunner = runClaudeCli,
+    runner?: ClaudeRunner,
   ) {
+    this.runner = runner ?? (options.claudeRunner === 'sdk' ? runClaudeSdk : runClaudeCli);
     this.workspaces = new ClaudeWorkspaces({
       workspace: options.workspace ?? options.cwd,
       isolation: options.isolation ?? 'none',
