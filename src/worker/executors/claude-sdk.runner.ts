@@ -1,31 +1,26 @@
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import type { Options, SpawnedProcess, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import type { ClaudeRunInput, ClaudeRunner, ClaudeRunOutcome } from './claude-cli.runner';
 import { killGroup } from './process-runner';
 
 type AgentSdk = typeof import('@anthropic-ai/claude-agent-sdk');
-let sdkModule: Promise<AgentSdk> | undefined;
 
 /**
- * Loads the Agent SDK. It ships as ESM only and we compile to CommonJS: Node's own `require`
- * loads ESM since 20.19 / 22.12 (it is also what keeps it loadable under Jest, whose module
- * registry cannot); on an older Node, a real dynamic `import()` (hidden from the compiler,
- * which would turn it into `require`).
+ * Loads the Agent SDK. It ships as ESM only and we compile to CommonJS, where `import()` becomes
+ * `require()`: Node loads ESM that way since 20.19 / 22.12. (Jest's module registry cannot, so
+ * the SDK tests run the compiled executor in a plain Node process.)
  */
-function loadSdk(): Promise<AgentSdk> {
-  sdkModule ??= (async () => {
-    try {
-      return createRequire(__filename)('@anthropic-ai/claude-agent-sdk') as AgentSdk;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw e;
-      const dynamicImport = new Function('s', 'return import(s)') as (
-        s: string,
-      ) => Promise<AgentSdk>;
-      return dynamicImport('@anthropic-ai/claude-agent-sdk');
+async function loadSdk(): Promise<AgentSdk> {
+  try {
+    return await import('@anthropic-ai/claude-agent-sdk');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_REQUIRE_ESM') {
+      throw new Error(
+        `CLAUDE_RUNNER=sdk needs Node 20.19+ or 22.12+ to load the ESM-only Agent SDK (this is ${process.version})`,
+      );
     }
-  })();
-  return sdkModule;
+    throw e;
+  }
 }
 
 /** Agent SDK options for a run: the same settings `buildClaudeArgs` puts on the CLI argv. */
@@ -112,7 +107,7 @@ export const runClaudeSdk: ClaudeRunner = async (input) => {
       if (stderrBytes + chunk.length <= input.maxStderrBytes) stderr.push(chunk);
       stderrBytes += chunk.length;
     });
-    return proc as unknown as SpawnedProcess;
+    return proc;
   };
 
   let thrown: unknown;
@@ -149,7 +144,7 @@ export const runClaudeSdk: ClaudeRunner = async (input) => {
   else if (thrown && !input.parser.result && !input.signal.aborted) {
     // The SDK throws after a non-zero exit (e.g. 429: it printed the result, then exit 1) — the
     // result decides then; without one, its message is the best stderr we have.
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
+    const message = thrown instanceof Error ? thrown.message : JSON.stringify(thrown);
     if (/not found at/i.test(message)) {
       const err: NodeJS.ErrnoException = new Error(message);
       err.code = 'ENOENT';
