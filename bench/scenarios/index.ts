@@ -1,6 +1,7 @@
 import type { Scenario } from '../harness';
 import { breakerScenario } from './breaker';
 import { busScenario } from './bus';
+import { claudeScenario } from './claude';
 import { discoveryScenario } from './discovery';
 import { liveScenario } from './live';
 import { pipelineScenario } from './pipeline';
@@ -11,6 +12,7 @@ import { stateScenario } from './state';
 export const SCENARIOS: Record<string, Scenario> = {
   breaker: breakerScenario,
   bus: busScenario,
+  claude: claudeScenario,
   discovery: discoveryScenario,
   live: liveScenario,
   pipeline: pipelineScenario,
