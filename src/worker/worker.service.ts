@@ -23,6 +23,7 @@ import { AgentRuntime, type DelegationParent } from './agent-runtime';
 import { ExecutionFailure } from './executors/execution-error';
 import { executorOptionsFromConfig } from './executors/executor-options.from-config';
 import { TASK_PROGRESS_DESTINATION } from '../bus/task-progress.schema';
+import { AgentAvailability } from './agent-availability';
 import { TaskProgressPublisher } from './task-progress.publisher';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 
@@ -43,7 +44,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private heartbeatTimer?: NodeJS.Timeout;
   private stopping = false;
   /** Agents that hit a usage/rate limit: unavailable (OFFLINE in discovery) until the time given. */
-  private readonly limitedUntil = new Map<string, { until: number; reason: string }>();
+  private readonly availability = new AgentAvailability();
   private readonly progress = new TaskProgressPublisher({
     send: (m) =>
       this.bus.sendTask({
@@ -98,11 +99,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             agent: this.idOf(info.agent),
             status: result.ok ? 'completed' : 'failed',
           });
-          if (
-            !result.ok &&
-            (result.error.type === 'stalled' || result.error.type === 'rate_limited')
-          )
-            this.metrics.retryAttemptsTotal.inc({
+          if (!result.ok)
+            this.metrics.attemptFailuresTotal.inc({
               agent: this.idOf(info.agent),
               error_type: result.error.type,
             });
@@ -218,14 +216,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** A usage/rate limit: the agent takes no task until `details.retryAt` (discovery sees it OFFLINE). */
   private markLimited(name: string, message: string, details: unknown): void {
-    const retryAt = (details as { retryAt?: unknown } | undefined)?.retryAt;
-    const until = typeof retryAt === 'string' ? Date.parse(retryAt) : NaN;
-    if (!Number.isFinite(until) || until <= Date.now()) return;
-    const prev = this.limitedUntil.get(name);
-    if (prev && prev.until >= until) return;
-    this.limitedUntil.set(name, { until, reason: message });
+    const limited = this.availability.markLimited(name, message, details);
+    if (!limited) return;
     this.logger.warn(
-      `agent ${this.idOf(name)} is unavailable until ${new Date(until).toISOString()}: ${message}`,
+      `agent ${this.idOf(name)} is unavailable until ${new Date(limited.until).toISOString()}: ${message}`,
     );
     void this.heartbeatAll();
   }
@@ -243,20 +237,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       [...this.agentIds.entries()].map(async ([id, name]) => {
         const agent = this.runtime!.agent(name)!;
         const load = loads[name] ?? 0;
-        const limited = this.limitedUntil.get(name);
-        if (limited && limited.until <= Date.now()) {
-          this.limitedUntil.delete(name);
+        if (this.availability.check(name).ended) {
           this.logger.log(`agent ${id} is available again (its usage/rate limit has reset)`);
         }
-        const unavailable = this.limitedUntil.has(name);
         try {
           await this.discovery.heartbeat(id, {
             load,
-            status: unavailable
-              ? AgentStatus.Offline
-              : load >= agent.maxConcurrency
-                ? AgentStatus.Busy
-                : AgentStatus.Available,
+            status: this.availability.status(name, load, agent.maxConcurrency),
           });
         } catch (e) {
           // Expired (e.g. the worker was paused): register again rather than stay invisible.
