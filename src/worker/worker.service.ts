@@ -55,8 +55,17 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         attempt: m.attempt,
         payload: m,
       }),
-    onError: (e) => this.logger.warn(`task progress not sent: ${(e as Error).message}`),
+    // Once a minute at most: with no control plane consuming progress every batch would fail.
+    onError: (e) => {
+      const now = Date.now();
+      if (now - this.progressWarnedAt < 60_000) return;
+      this.progressWarnedAt = now;
+      this.logger.warn(
+        `task progress not sent (${this.progress.stats.failed} step(s) lost so far): ${(e as Error).message}`,
+      );
+    },
   });
+  private progressWarnedAt = 0;
 
   constructor(
     private readonly config: ConfigService,
