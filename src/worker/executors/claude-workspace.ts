@@ -60,8 +60,11 @@ export interface ClaudeWorkspacesOptions {
  * run, left-over changes are committed by the worker, the diff stat recorded and the worktree
  * removed; the branch stays for a merge step and is pruned by age.
  */
+/** One per process: every agent's executor serialises its git bookkeeping on the same repository. */
+const REPOSITORY_MUTEX = new KeyedMutex();
+
 export class ClaudeWorkspaces {
-  private readonly mutex = new KeyedMutex();
+  private readonly mutex = REPOSITORY_MUTEX;
   private pruned = false;
 
   constructor(private readonly options: ClaudeWorkspacesOptions) {}
