@@ -3,6 +3,7 @@ import { breakerScenario } from './breaker';
 import { busScenario } from './bus';
 import { consoleScenario } from './console';
 import { delegateScenario } from './delegate';
+import { claudeScenario } from './claude';
 import { discoveryScenario } from './discovery';
 import { liveScenario } from './live';
 import { pipelineScenario } from './pipeline';
@@ -15,6 +16,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   bus: busScenario,
   console: consoleScenario,
   delegate: delegateScenario,
+  claude: claudeScenario,
   discovery: discoveryScenario,
   live: liveScenario,
   pipeline: pipelineScenario,

@@ -30,6 +30,12 @@ export interface AgentDefinition {
   maxConcurrency: number;
   /** Per-task execution timeout for this agent, if the file sets one. */
   timeoutSeconds?: number;
+  /** `mcp: false`: the claude executor gives it no Switchyard MCP server (default: given when configured). */
+  mcp?: boolean;
+  /** `resume: false`: a stalled/timed-out task starts a new Claude session instead of resuming (default true). */
+  resume?: boolean;
+  /** Claude Code's `isolation: worktree`: each task runs in its own git worktree (see docs/WORKER.md). */
+  isolation?: 'worktree' | 'none';
   /** The Markdown body: the agent's system prompt. */
   systemPrompt: string;
   /** Path of the definition file, relative to the directory that was scanned. */

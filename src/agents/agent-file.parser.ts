@@ -21,6 +21,21 @@ const TYPED_KEYS = new Set([
   'handler',
   'maxConcurrency',
   'timeoutSeconds',
+  'mcp',
+  'resume',
+  'isolation',
+]);
+
+/** Front-matter keys Claude Code itself reads that we keep in `extra` without a warning. */
+const CLAUDE_CODE_KEYS = new Set([
+  'skills',
+  'hooks',
+  'mcpServers',
+  'memory',
+  'background',
+  'effort',
+  'initialPrompt',
+  'forkContext',
 ]);
 
 const DOCUMENTATION = 'not an agent definition (documentation?)';
@@ -113,7 +128,11 @@ export function parseAgentFile(
   const maxTurns = optionalPositiveInt(data, 'maxTurns', warnings);
 
   const extra: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) if (!TYPED_KEYS.has(key)) extra[key] = value;
+  for (const [key, value] of Object.entries(data)) {
+    if (TYPED_KEYS.has(key)) continue;
+    extra[key] = value;
+    if (!CLAUDE_CODE_KEYS.has(key)) warnings.push(`unknown key \`${key}\` (kept, not used)`);
+  }
 
   const definition: AgentDefinition = {
     name,
@@ -133,6 +152,9 @@ export function parseAgentFile(
     ...(keys.handler !== undefined && { handler: keys.handler }),
     maxConcurrency: keys.maxConcurrency ?? 1,
     ...(keys.timeoutSeconds !== undefined && { timeoutSeconds: keys.timeoutSeconds }),
+    ...(keys.mcp !== undefined && { mcp: keys.mcp }),
+    ...(keys.resume !== undefined && { resume: keys.resume }),
+    ...(keys.isolation !== undefined && { isolation: keys.isolation }),
     systemPrompt: frontMatter.body.trim(),
     file,
     path,

@@ -40,6 +40,9 @@ export const agentFrontMatterSchema = z
       .number({ error: 'must be a positive number' })
       .positive('must be a positive number')
       .optional(),
+    mcp: z.boolean({ error: 'must be true or false' }).optional(),
+    resume: z.boolean({ error: 'must be true or false' }).optional(),
+    isolation: z.enum(['worktree', 'none'], { error: 'must be worktree or none' }).optional(),
   })
   .superRefine((keys, ctx) => {
     if (keys.executor === 'command' && !keys.command) {

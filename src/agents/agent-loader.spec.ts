@@ -29,6 +29,7 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
       'command-executor.md',
       'crlf-line-endings.md',
       'disallowed-tools.md',
+      'duplicate-keys.md',
       'duplicates/first.md',
       'empty-tools.md',
       'examples-in-description.md',
@@ -36,11 +37,14 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
       'junk-tool-names.md',
       'literal-newline-escapes.md',
       'mcp-tools.md',
-      'multiline-plain-with-colon.md',
       'name-differs-from-file.md',
       'nested/team/deep-agent.md',
       'no-tools-key.md',
       'non-ascii.md',
+      'repair-keeps-flow-list.md',
+      'repair-keeps-quoted.md',
+      'repair-special-chars.md',
+      'repair-tabs.md',
       'star-tools.md',
       'switchyard-keys.md',
       'tools-as-list.md',
@@ -102,6 +106,12 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
         reason:
           'missing or empty `description` (Claude Code requires one to know when to use the agent)',
       },
+      {
+        // Claude Code's rewrite leaves indented continuation lines alone: still invalid.
+        file: 'multiline-plain-with-colon.md',
+        reason:
+          'invalid YAML front matter: Nested mappings are not allowed in compact mappings (line 3, column 14)',
+      },
       { file: 'name-not-string.md', reason: '`name` must be text, got number 123' },
       { file: 'name-starts-with-dash.md', reason: '`name` "-dash" must not start with "-"' },
       {
@@ -109,6 +119,12 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
         reason: '`name` "plugin:agent" must not contain ":" (reserved for plugin namespaces)',
       },
       { file: 'no-name.md', reason: `no \`name\` in front matter: ${NOT_AGENT}` },
+      {
+        // A value ending in ":" has no special character: the rewrite keeps it, YAML still fails.
+        file: 'trailing-colon-description.md',
+        reason:
+          'invalid YAML front matter: Nested mappings are not allowed in compact mappings (line 3, column 14)',
+      },
       {
         file: 'unclosed-front-matter.md',
         reason: `front matter opened with "---" is never closed: ${NOT_AGENT}`,
@@ -129,16 +145,37 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
     });
   });
 
-  it('repairs unquoted ": " in descriptions (one line or folded lines)', () => {
+  it('repairs unquoted ": " in one-line values the way Claude Code does', () => {
     expect(agent('unquoted-colon-description.md')).toMatchObject({
       description: 'Use this agent when: the user asks for a review. Note: be kind.',
       warnings: [
         '`description` is not valid YAML as written (unquoted ": " inside); read it as quoted text',
       ],
     });
-    expect(agent('multiline-plain-with-colon.md').description).toBe(
-      'Use this agent for audits. Important: it never writes files.\nSecond paragraph.',
+  });
+
+  it("applies each branch of Claude Code's line rewrite", () => {
+    // YAML indicators at the start (@, backtick) fail strict YAML; the whole value is quoted.
+    expect(agent('repair-special-chars.md').description).toBe(
+      '@team reviewer for `src/`, 100% sure, #1 & more!',
     );
+    // An already quoted value is left alone while another line is quoted.
+    expect(agent('repair-keeps-quoted.md')).toMatchObject({
+      description: 'Already: quoted, kept as is',
+      extra: { 'x-note': 'see: the docs' },
+    });
+    // A [..] that parses as a list stays a list.
+    expect(agent('repair-keeps-flow-list.md')).toMatchObject({
+      description: 'Use when: lists are needed',
+      tools: ['Read', 'Grep'],
+    });
+    // Leading tabs become two spaces each, so the nested mapping parses.
+    expect(agent('repair-tabs.md')).toMatchObject({
+      description: 'Use when: tabs were typed',
+      extra: { hooks: { PreToolUse: [] } },
+    });
+    // Duplicate keys: the last one wins.
+    expect(agent('duplicate-keys.md').description).toBe('Last one wins.');
   });
 
   it('reads the typical generated description: Examples with literal \\n and dialogue colons', () => {
@@ -236,6 +273,11 @@ describe('loadAgentDirectory (test/fixtures/agents)', () => {
       'x-team': 'platform',
       priority: 3,
     });
+    // Unknown keys warn; Claude Code's own keys we do not model (skills) do not.
+    expect(agent('unknown-keys.md').warnings).toEqual([
+      'unknown key `x-team` (kept, not used)',
+      'unknown key `priority` (kept, not used)',
+    ]);
   });
 
   it('reads Switchyard keys', () => {

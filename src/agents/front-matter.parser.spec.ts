@@ -62,16 +62,30 @@ describe('parseFrontMatter', () => {
     });
   });
 
-  it('reports YAML that needs no colon repair but is broken (unterminated flow list)', () => {
-    const result = parseFrontMatter('---\ntools: [Read, Grep\n---\n');
-    expect(result.status).toBe('invalid');
+  it('quotes a [ value that does not parse as a list (Claude Code reads it as text)', () => {
+    expect(parseFrontMatter('---\ntools: [Read, Grep\n---\n')).toEqual({
+      status: 'ok',
+      data: { tools: '[Read, Grep' },
+      body: '',
+      quotedKeys: ['tools'],
+    });
   });
 
-  it('rejects duplicate keys', () => {
+  it('takes the block up to the first "---" followed by spaces and a newline, as Claude Code does', () => {
+    expect(parseFrontMatter('---\nname: a\ndescription: x ---\nrest\n')).toMatchObject({
+      status: 'ok',
+      data: { name: 'a', description: 'x' },
+      body: 'rest\n',
+    });
+  });
+
+  it('allows duplicate keys: the last one wins', () => {
     const result = parseFrontMatter('---\nname: a\nname: b\n---\n');
     expect(result).toEqual({
-      status: 'invalid',
-      error: 'Map keys must be unique (line 3, column 1)',
+      status: 'ok',
+      data: { name: 'b' },
+      body: '',
+      quotedKeys: [],
     });
   });
 });

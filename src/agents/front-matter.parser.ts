@@ -5,7 +5,7 @@ import { quoteColonValues } from './yaml-colon-repair.util';
 export type FrontMatter =
   /** The file does not start with a `---` line. */
   | { status: 'absent' }
-  /** It starts with `---` but no closing `---` line follows. */
+  /** It starts with `---` but no closing `---` follows. */
   | { status: 'unclosed' }
   /** The YAML does not parse, even after {@link quoteColonValues}. */
   | { status: 'invalid'; error: string }
@@ -15,44 +15,44 @@ export type FrontMatter =
    */
   | { status: 'ok'; data: unknown; body: string; quotedKeys: string[] };
 
+/** Claude Code's front-matter block: from a first line `---` to the next `---`. */
+const BLOCK = /^---\s*\n([\s\S]*?)---\s*\n?/;
+
 /**
- * Splits a Markdown file into YAML front matter and body and parses the YAML. Tolerates a BOM,
- * CRLF or CR line endings and trailing spaces on the `---` lines. When strict YAML fails, retries
- * once with values containing `: ` quoted (see {@link quoteColonValues}); if that also fails the
- * error of the strict parse is reported, with line numbers counted in the whole file.
+ * Splits a Markdown file into YAML front matter and body and parses the YAML exactly as Claude
+ * Code (2.1.33x) does: the block is what {@link BLOCK} matches (no match → no front matter);
+ * it is parsed as YAML with duplicate keys allowed (the last wins); if that fails it is rewritten
+ * line by line ({@link quoteColonValues}) and parsed again; if that fails too, the file is
+ * invalid with the parser's message (line numbers counted in the whole file: the rewrite keeps
+ * lines in place). We also accept a BOM and CRLF/CR line endings (normalised first).
  */
 export function parseFrontMatter(text: string): FrontMatter {
-  const lines = text
-    .replace(/^\uFEFF/, '')
-    .replace(/\r\n?/g, '\n')
-    .split('\n');
-  if (lines[0].trimEnd() !== '---') return { status: 'absent' };
-  const close = lines.findIndex((line, i) => i > 0 && line.trimEnd() === '---');
-  if (close < 0) return { status: 'unclosed' };
-  const yaml = lines.slice(1, close).join('\n');
-  const body = lines.slice(close + 1).join('\n');
+  const normalized = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const match = BLOCK.exec(normalized);
+  if (!match) {
+    return /^---[ \t]*\n/.test(normalized) ? { status: 'unclosed' } : { status: 'absent' };
+  }
+  const yaml = match[1];
+  const body = normalized.slice(match[0].length);
   try {
     return { status: 'ok', data: parseYaml(yaml), body, quotedKeys: [] };
-  } catch (strictError) {
-    const repaired = quoteColonValues(yaml);
-    if (repaired.quotedKeys.length > 0) {
-      try {
-        return {
-          status: 'ok',
-          data: parseYaml(repaired.yaml),
-          body,
-          quotedKeys: repaired.quotedKeys,
-        };
-      } catch {
-        // Report the strict parse's error: it points at the line the author wrote.
-      }
+  } catch {
+    const repaired = quoteColonValues(yaml, parseYaml);
+    try {
+      return {
+        status: 'ok',
+        data: parseYaml(repaired.yaml),
+        body,
+        quotedKeys: repaired.quotedKeys,
+      };
+    } catch (error) {
+      return { status: 'invalid', error: describeYamlError(error) };
     }
-    return { status: 'invalid', error: describeYamlError(strictError) };
   }
 }
 
 function parseYaml(yaml: string): unknown {
-  return parse(yaml, { prettyErrors: true });
+  return parse(yaml, { prettyErrors: true, uniqueKeys: false });
 }
 
 /** First line of the YAML error with its position translated to a line of the file (`---` is line 1). */

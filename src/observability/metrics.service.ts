@@ -89,6 +89,16 @@ export class MetricsService {
         labelNames: ['agent', 'error_type'],
       }),
   );
+  readonly attemptFailuresTotal = getOrCreate(
+    this.registry,
+    'attempt_failures_total',
+    () =>
+      new Counter({
+        name: 'attempt_failures_total',
+        help: 'Task attempts that failed on a worker, by agent and error type (stalled, rate_limited, timeout…)',
+        labelNames: ['agent', 'error_type'],
+      }),
+  );
   readonly dispatchLatency = getOrCreate(
     this.registry,
     'dispatch_latency_seconds',

@@ -42,6 +42,7 @@ const TABLE: Row[] = [
   [TaskErrorType.RefusedAddress, false, false, true, false],
   [TaskErrorType.BudgetExceeded, false, false, true, false],
   [TaskErrorType.DelegationFailed, false, false, true, false],
+  [TaskErrorType.MergeConflict, false, false, true, false],
   [TaskErrorType.UpstreamFailed, false, false, true, false],
   [TaskErrorType.Cancelled, false, false, true, false],
 ];

@@ -57,6 +57,8 @@ export enum TaskErrorType {
   RefusedAddress = 'refused_address',
   BudgetExceeded = 'budget_exceeded',
   DelegationFailed = 'delegation_failed',
+  /** The builtin `merge` handler found conflicting changes (the branches, not the agent, are at fault). */
+  MergeConflict = 'merge_conflict',
   UpstreamFailed = 'upstream_failed',
   Cancelled = 'cancelled',
 }
@@ -114,6 +116,7 @@ export const TASK_ERROR_CATALOGUE: Readonly<Record<TaskErrorType, Readonly<TaskE
     [TaskErrorType.RefusedAddress]: TASK_FAULT,
     [TaskErrorType.BudgetExceeded]: TASK_FAULT,
     [TaskErrorType.DelegationFailed]: TASK_FAULT,
+    [TaskErrorType.MergeConflict]: TASK_FAULT,
     [TaskErrorType.UpstreamFailed]: TASK_FAULT,
     [TaskErrorType.Cancelled]: TASK_FAULT,
   });

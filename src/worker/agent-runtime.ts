@@ -10,6 +10,7 @@ import {
 import type { ExecutorOptions } from './executors/executor-options';
 import type {
   DelegateOptions,
+  ExecutionContext,
   ExecutionRequest,
   ExecutionResult,
   Executor,
@@ -62,7 +63,18 @@ export interface RuntimeListener {
   finished?(info: ExecutionInfo, result: ExecutionResult): void;
   /** A request for a task+attempt already held joined it instead of starting again. */
   joined?(info: ExecutionInfo): void;
+  /**
+   * A running execution reported a step (`claude`: transcript steps). `seq` counts from 0 per
+   * task attempt. Forward it to the control plane as task progress.
+   */
+  progress?(info: ExecutionInfo, step: RuntimeProgressStep): void;
 }
+
+/** A progress step as the runtime hands it on: numbered and timed. */
+export type RuntimeProgressStep = Parameters<NonNullable<ExecutionContext['progress']>>[0] & {
+  seq: number;
+  at: string;
+};
 
 export interface AgentRuntimeOptions {
   executorOptions: ExecutorOptions;
@@ -300,6 +312,8 @@ export class AgentRuntime {
     this.options.listener?.loadChanged?.(agent.name, slot.running, agent.maxConcurrency);
     this.options.listener?.started?.({ ...held.info });
     let result: ExecutionResult;
+    const onProgress = this.options.listener?.progress;
+    let seq = 0;
     try {
       result = await slot.executor.execute(request, {
         signal,
@@ -310,6 +324,10 @@ export class AgentRuntime {
         ...(request.credential && this.options.switchyardUrl
           ? { switchyard: { url: this.options.switchyardUrl(), token: request.credential } }
           : {}),
+        ...(onProgress && {
+          progress: (step) =>
+            onProgress({ ...held.info }, { ...step, seq: seq++, at: new Date().toISOString() }),
+        }),
       });
     } catch (err) {
       // Executors resolve failures; a throw is a bug in a custom executor, reported as one.

@@ -25,6 +25,9 @@ import { ParkedTasksStore } from '../mcp/parked-tasks.store';
 import { AgentRuntime, type DelegationParent } from './agent-runtime';
 import { ExecutionFailure } from './executors/execution-error';
 import { executorOptionsFromConfig } from './executors/executor-options.from-config';
+import { TASK_PROGRESS_DESTINATION } from '../bus/task-progress.schema';
+import { AgentAvailability } from './agent-availability';
+import { TaskProgressPublisher } from './task-progress.publisher';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 
 /** What `wait_task` returns (the fields the worker reads). */
@@ -49,6 +52,29 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly subscriptions: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** Agents that hit a usage/rate limit: unavailable (OFFLINE in discovery) until the time given. */
+  private readonly availability = new AgentAvailability();
+  private readonly progress = new TaskProgressPublisher({
+    send: (m) =>
+      this.bus.sendTask({
+        fromAgent: m.agentId,
+        toAgent: TASK_PROGRESS_DESTINATION,
+        messageType: 'control',
+        taskId: m.taskId,
+        attempt: m.attempt,
+        payload: m,
+      }),
+    // Once a minute at most: with no control plane consuming progress every batch would fail.
+    onError: (e) => {
+      const now = Date.now();
+      if (now - this.progressWarnedAt < 60_000) return;
+      this.progressWarnedAt = now;
+      this.logger.warn(
+        `task progress not sent (${this.progress.stats.failed} step(s) lost so far): ${(e as Error).message}`,
+      );
+    },
+  });
+  private progressWarnedAt = 0;
 
   constructor(
     private readonly config: ConfigService,
@@ -105,11 +131,21 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       delegate: (parent, capability, payload, options) =>
         this.delegate(parent, capability, payload, options),
       listener: {
-        finished: (info, result) =>
+        finished: (info, result) => {
           this.metrics.tasksTotal.inc({
             agent: this.idOf(info.agent),
             status: result.ok ? 'completed' : 'failed',
-          }),
+          });
+          if (!result.ok)
+            this.metrics.attemptFailuresTotal.inc({
+              agent: this.idOf(info.agent),
+              error_type: result.error.type,
+            });
+          if (!result.ok && result.error.type === 'rate_limited')
+            this.markLimited(info.agent, result.error.message, result.error.details);
+        },
+        progress: (info, step) =>
+          this.progress.add(this.idOf(info.agent), info.taskId, info.attempt, step),
       },
     });
     for (const agent of loaded) await this.host(agent);
@@ -201,6 +237,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             workflowId: p.workflowId,
             rootTaskId: p.rootTaskId ?? message.taskId!,
             ...(p.credential ? { credential: p.credential } : {}),
+            ...(p.resumeSessionId !== undefined && { resumeSessionId: p.resumeSessionId }),
           }),
       );
     }
@@ -216,6 +253,16 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       attempt: message.attempt,
       priority: message.priority,
     });
+  }
+
+  /** A usage/rate limit: the agent takes no task until `details.retryAt` (discovery sees it OFFLINE). */
+  private markLimited(name: string, message: string, details: unknown): void {
+    const limited = this.availability.markLimited(name, message, details);
+    if (!limited) return;
+    this.logger.warn(
+      `agent ${this.idOf(name)} is unavailable until ${new Date(limited.until).toISOString()}: ${message}`,
+    );
+    void this.heartbeatAll();
   }
 
   private async onControl(message: AgentMessage): Promise<void> {
@@ -248,10 +295,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       [...this.agentIds.entries()].map(async ([id, name]) => {
         const agent = this.runtime!.agent(name)!;
         const load = loads[name] ?? 0;
+        if (this.availability.check(name).ended) {
+          this.logger.log(`agent ${id} is available again (its usage/rate limit has reset)`);
+        }
         try {
           await this.discovery.heartbeat(id, {
             load,
-            status: load >= agent.maxConcurrency ? AgentStatus.Busy : AgentStatus.Available,
+            status: this.availability.status(name, load, agent.maxConcurrency),
           });
         } catch (e) {
           // Expired (e.g. the worker was paused): register again rather than stay invisible.
@@ -363,6 +413,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       await this.discovery.heartbeat(id, { status: AgentStatus.Draining }).catch(() => undefined);
     }
     const report = await this.runtime?.drain(this.config.worker.drainTimeoutMs);
+    await this.progress.flush().catch(() => undefined);
     if (report && report.handedBack.length > 0) {
       this.logger.warn(`handed back ${report.handedBack.length} task(s) on shutdown`);
     }

@@ -5,6 +5,7 @@ import { CliError } from '../cli-error';
 import { EXIT } from '../exit-codes';
 import { enc, itemsOf, output, readJsonInput } from '../output.util';
 import { renderKeyValues, renderTable } from '../table.util';
+import { taskLogs } from '../task-logs';
 
 interface ListOptions extends ClientOptions {
   status?: string;
@@ -44,7 +45,7 @@ export function taskRows(tasks: TaskRecord[]): string {
   );
 }
 
-/** `switchyard task submit|status|list|cancel` (REST /v1/tasks). */
+/** `switchyard task submit|status|list|logs|cancel` (REST /v1/tasks). */
 export function registerTaskCommand(program: Command): void {
   const task = program.command('task').description('Submit, inspect and cancel tasks');
 
@@ -85,6 +86,38 @@ export function registerTaskCommand(program: Command): void {
     const tasks = itemsOf<TaskRecord>(body);
     output(opts.json, body, () => (tasks.length === 0 ? 'No tasks.\n' : taskRows(tasks)));
   });
+
+  withClientOptions(
+    task
+      .command('logs <id>')
+      .description("A task's live transcript (claude agents: text, tool calls, results)")
+      .option('-f, --follow', 'keep printing new steps until the task ends; exit 1 if it fails')
+      .option('--poll-interval <seconds>', 'with --follow: poll interval', '1')
+      .option('--timeout <seconds>', 'with --follow: give up (exit 1) after this long'),
+  ).action(
+    async (
+      id: string,
+      opts: ClientOptions & { follow?: boolean; pollInterval: string; timeout?: string },
+    ) => {
+      const api = new ApiClient(opts);
+      const pollMs = Number(opts.pollInterval) * 1000;
+      const timeoutMs = opts.timeout !== undefined ? Number(opts.timeout) * 1000 : undefined;
+      if (
+        !Number.isFinite(pollMs) ||
+        pollMs <= 0 ||
+        (timeoutMs !== undefined && !(timeoutMs > 0))
+      ) {
+        throw new CliError('--poll-interval and --timeout must be positive numbers', EXIT.usage);
+      }
+      const status = await taskLogs(api, id, {
+        follow: opts.follow,
+        json: opts.json,
+        pollMs,
+        timeoutMs,
+      });
+      if (opts.follow && status !== 'COMPLETED') process.exitCode = EXIT.failure;
+    },
+  );
 
   withClientOptions(
     task.command('cancel <id>').description('Cancel a task that has not finished'),

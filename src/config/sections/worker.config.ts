@@ -85,6 +85,36 @@ export const workerSection = defineSection('worker', 'Agent worker', {
     z.enum(['replace', 'append']).default('replace'),
     "replace: the agent body is the whole system prompt (--system-prompt, as for a subagent); append: added to Claude Code's (--append-system-prompt)",
   ),
+  claudeRunner: field(
+    'CLAUDE_RUNNER',
+    z.enum(['cli', 'sdk']).default('cli'),
+    'How executor: claude agents run: cli spawns `claude -p --output-format stream-json --verbose`; sdk uses @anthropic-ai/claude-agent-sdk (same events)',
+  ),
+  claudeStallSeconds: field(
+    'CLAUDE_STALL_SECONDS',
+    int(1).default(300),
+    'A claude run that prints nothing for this long is killed and fails as retryable `stalled` (the next attempt resumes its session)',
+  ),
+  claudeRateLimitBackoffSeconds: field(
+    'CLAUDE_RATE_LIMIT_BACKOFF_SECONDS',
+    int(1).default(300),
+    'After a usage/rate limit whose result gives no reset time: how long the task and the agent wait',
+  ),
+  isolation: field(
+    'WORKER_ISOLATION',
+    z.enum(['none', 'worktree']).default('none'),
+    'worktree: each task of a claude agent that can write (Write/Edit/Bash…) runs in its own git worktree of WORKER_WORKSPACE on branch switchyard/<taskId>; none: all share the workspace. An agent file can ask with `isolation: worktree`',
+  ),
+  workspace: field(
+    'WORKER_WORKSPACE',
+    z.string().min(1).optional(),
+    'Working directory of claude agents (a git repository for worktree isolation; default: the worker directory)',
+  ),
+  branchRetentionHours: field(
+    'WORKER_BRANCH_RETENTION_HOURS',
+    int(1).default(168),
+    'switchyard/<taskId> branches older than this are deleted when the worker starts',
+  ),
   reviewMaxFunctionLines: field(
     'REVIEW_MAX_FUNCTION_LINES',
     int(1).default(60),

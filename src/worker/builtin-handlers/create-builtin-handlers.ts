@@ -1,6 +1,7 @@
 import type { BuiltinHandler, BuiltinHandlerRegistry } from './builtin-handler.type';
 import { codeReviewerHandler } from './code-reviewer.handler';
 import { docWriterHandler } from './doc-writer.handler';
+import { mergeHandler } from './merge.handler';
 import {
   delegateHandler,
   echoHandler,
@@ -18,6 +19,8 @@ export interface BuiltinHandlerOptions {
   reviewMaxFunctionLines: number;
   /** `doc-writer`: default report directory, relative to `root` (WORKER_REPORTS_DIR). */
   reportsDir: string;
+  /** `merge`: the git repository whose branches it merges (WORKER_WORKSPACE; default `root`). */
+  workspace?: string;
   /** Extra handlers (or replacements), by name. */
   extra?: Record<string, BuiltinHandler>;
 }
@@ -37,6 +40,7 @@ export function createBuiltinHandlers(options: BuiltinHandlerOptions): BuiltinHa
     ['flaky', flakyHandler()],
     ['sleep', sleepHandler],
     ['delegate', delegateHandler],
+    ['merge', mergeHandler({ workspace: options.workspace ?? options.root })],
     ...Object.entries(options.extra ?? {}),
   ]);
 }

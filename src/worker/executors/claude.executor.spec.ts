@@ -21,7 +21,8 @@ describe('claude executor mapping', () => {
     expect(buildClaudeArgs(agent, 'replace')).toEqual([
       '-p',
       '--output-format',
-      'json',
+      'stream-json',
+      '--verbose',
       '--system-prompt',
       'You review code.',
       '--allowedTools',
@@ -40,7 +41,47 @@ describe('claude executor mapping', () => {
         agentDef({ name: 'x', executor: 'claude', model: 'inherit', tools: [] }),
         'append',
       ),
-    ).toEqual(['-p', '--output-format', 'json']);
+    ).toEqual(['-p', '--output-format', 'stream-json', '--verbose']);
+  });
+
+  it('adds the Switchyard MCP server (and always allows its tools) unless the agent says mcp: false', () => {
+    const switchyard = { url: 'http://127.0.0.1:3000/', token: 'tok' };
+    const agent = agentDef({ name: 'a', executor: 'claude', tools: ['Read'] });
+    const args = buildClaudeArgs(agent, 'replace', { switchyard, resumeSessionId: 's-1' });
+    expect(args.slice(0, 6)).toEqual([
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--resume',
+      's-1',
+    ]);
+    expect(args).toContain('Read,mcp__switchyard__*');
+    const i = args.indexOf('--mcp-config');
+    expect(JSON.parse(args[i + 1])).toEqual({
+      mcpServers: {
+        switchyard: {
+          type: 'http',
+          url: 'http://127.0.0.1:3000/mcp',
+          headers: { Authorization: 'Bearer tok' },
+        },
+      },
+    });
+    expect(args[i + 2]).toBe('--strict-mcp-config');
+    const allTools = buildClaudeArgs(agentDef({ name: 'b', executor: 'claude' }), 'replace', {
+      switchyard,
+    });
+    expect(allTools).toContain('mcp__switchyard__*');
+    const off = buildClaudeArgs(
+      agentDef({ name: 'c', executor: 'claude', mcp: false, tools: ['Read'] }),
+      'replace',
+      {
+        switchyard,
+      },
+    );
+    expect(off).not.toContain('--mcp-config');
+    expect(off).toContain('Read');
+    expect(off.join(' ')).not.toContain('mcp__switchyard');
   });
 
   it('builds the prompt from the payload prompt, the payload and the inputs', () => {

@@ -6,11 +6,14 @@ import type { ExecutionError, ExecutionResult, ExecutionUsage } from './executor
  * (src/resilience/task-error-catalogue.ts), which says what each means and whether it is retried.
  *
  * Retryable: `timeout`, `connection` (HTTP connect/DNS failure), `agent_busy` (at
- * `maxConcurrency`), `rate_limited` (429), `upstream_error` (5xx), `drained` (the worker shut
- * down before the attempt finished; handed back).
+ * `maxConcurrency`), `rate_limited` (429; `claude`: a usage/rate limit or overload, with
+ * `details.retryAt`), `upstream_error` (5xx), `drained` (the worker shut down before the attempt
+ * finished; handed back), `stalled` (`claude` printed nothing for CLAUDE_STALL_SECONDS; killed,
+ * `details.sessionId` lets the next attempt resume).
  * Not retryable: `validation`, `auth` (401/403), `not_found` (ENOENT, 404), `refused_address`,
  * `bad_output` (output is not the JSON it must be), `output_too_large`, `exit_nonzero`,
- * `http_status`, `agent_error`, `max_turns`, `handler_error`, `delegation_failed`, `cancelled`.
+ * `http_status`, `agent_error`, `max_turns`, `handler_error`, `delegation_failed`, `cancelled`,
+ * `merge_conflict` (the builtin `merge` hit conflicts; `details.files`).
  */
 const EXECUTION_TYPES = [
   TaskErrorType.Timeout,
@@ -19,6 +22,7 @@ const EXECUTION_TYPES = [
   TaskErrorType.RateLimited,
   TaskErrorType.UpstreamError,
   TaskErrorType.Drained,
+  TaskErrorType.Stalled,
   TaskErrorType.Validation,
   TaskErrorType.Auth,
   TaskErrorType.NotFound,
@@ -31,6 +35,7 @@ const EXECUTION_TYPES = [
   TaskErrorType.MaxTurns,
   TaskErrorType.HandlerError,
   TaskErrorType.DelegationFailed,
+  TaskErrorType.MergeConflict,
   TaskErrorType.Cancelled,
 ] as const;
 

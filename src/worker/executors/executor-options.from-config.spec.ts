@@ -27,6 +27,7 @@ describe('executorOptionsFromConfig', () => {
         'flaky',
         'sleep',
         'delegate',
+        'merge',
       ]),
     );
   });

@@ -12,6 +12,18 @@ export interface ExecutorOptions {
   httpAllowLoopback: boolean;
   claudeBin: string;
   claudeSystemPrompt: 'replace' | 'append';
+  /** `cli` spawns `claude`; `sdk` runs through @anthropic-ai/claude-agent-sdk. */
+  claudeRunner: 'cli' | 'sdk';
+  /** A claude run silent this long is killed as `stalled`. */
+  claudeStallMs: number;
+  /** Wait after a usage/rate limit when Claude gives no reset time. */
+  claudeRateLimitBackoffMs: number;
+  /** Default isolation of claude agents that can write (an agent's `isolation` key wins). */
+  isolation: 'none' | 'worktree';
+  /** Working directory of claude agents; the git repository worktrees are made from. Default `cwd`. */
+  workspace?: string;
+  /** `switchyard/*` branches older than this are pruned (worktree isolation). */
+  branchRetentionMs?: number;
   /** Builtin handlers by name (see `createBuiltinHandlers`). */
   builtinHandlers: BuiltinHandlerRegistry;
   /** Environment child processes inherit from (filtered for `command`); the worker passes its own. */
@@ -32,4 +44,9 @@ export const DEFAULT_EXECUTOR_OPTIONS: Omit<ExecutorOptions, 'builtinHandlers' |
   httpAllowLoopback: true,
   claudeBin: 'claude',
   claudeSystemPrompt: 'replace',
+  claudeRunner: 'cli',
+  claudeStallMs: 300_000,
+  claudeRateLimitBackoffMs: 300_000,
+  isolation: 'none',
+  branchRetentionMs: 604_800_000,
 };

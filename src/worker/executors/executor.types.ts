@@ -22,6 +22,22 @@ export interface ExecutionRequest {
   credential?: string;
   /** Root of the task's delegation tree (the task itself for a root). */
   rootTaskId?: string;
+  /**
+   * Session to resume (`claude --resume`): set on the next attempt of a task whose previous
+   * attempt stalled or timed out with a known session (its failure's `details.sessionId`).
+   */
+  resumeSessionId?: string;
+}
+
+/** One step of a running task, published as task progress (`claude`: assistant text, tool calls…). */
+export interface ProgressStep {
+  /** `init`, `text`, `tool_call`, `tool_result`, `api_retry`, `api_error`, `result`, `note`… */
+  kind: string;
+  /** One human-readable line (bounded by the executor). */
+  summary: string;
+  /** Assistant turn it belongs to, when the executor counts turns. */
+  turn?: number;
+  data?: Record<string, string | number | boolean | null>;
 }
 
 /** Tokens, cost and turns an execution used (recorded for `claude`; `durationMs` for all). */
@@ -79,9 +95,12 @@ export interface ExecutionContext {
   agent: AgentDefinition;
   logger: WorkerLogger;
   delegate: DelegateFn;
+  /** Receives live steps of the execution (optional: executors call it when set, never await it). */
+  progress?(step: ProgressStep): void;
   /**
    * How the agent reaches Switchyard for this task: the control-plane URL (MCP at `<url>/mcp`,
-   * REST at `<url>/v1`) and the task credential. Absent when the task came without one.
+   * REST at `<url>/v1`) and the task credential (the `claude` executor passes it as
+   * `--mcp-config`). Absent when the task came without one.
    */
   switchyard?: { url: string; token: string };
 }

@@ -12,6 +12,11 @@ export interface RunProcessOptions {
   killGraceMs: number;
   maxStdoutBytes: number;
   maxStderrBytes: number;
+  /**
+   * Receives stdout as it arrives. When set, stdout is streamed only (not buffered, `stdout` in
+   * the result is empty) and `maxStdoutBytes` does not apply: the consumer bounds what it keeps.
+   */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface RunProcessResult {
@@ -117,6 +122,10 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (overflow) return;
+      if (opts.onStdout) {
+        opts.onStdout(chunk);
+        return;
+      }
       stdoutBytes += chunk.length;
       if (stdoutBytes > opts.maxStdoutBytes) {
         overflow = 'stdout';

@@ -60,14 +60,14 @@ describe('ClaudeExecutor (fake claude on PATH)', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.usage).toEqual({
-      costUsd: 0.0421,
-      inputTokens: 150,
-      outputTokens: 250,
-      turns: 3,
-      durationMs: 1234,
+      costUsd: 0.103028,
+      inputTokens: 25422,
+      outputTokens: 67,
+      turns: 2,
+      durationMs: 130,
     });
     const output = r.output as ClaudeOutput;
-    expect(output.sessionId).toBe('11111111-2222-3333-4444-555555555555');
+    expect(output.sessionId).toBe('a4b724fd-84d5-4f3f-89e5-98f952193c64');
     const echoed = output.data as {
       flags: Record<string, unknown>;
       prompt: string;
@@ -75,7 +75,8 @@ describe('ClaudeExecutor (fake claude on PATH)', () => {
     };
     expect(echoed.flags).toEqual({
       '-p': true,
-      '--output-format': 'json',
+      '--output-format': 'stream-json',
+      '--verbose': true,
       '--system-prompt': reviewer.systemPrompt,
       '--allowedTools': 'Read,Grep,Glob,Bash(git diff:*)',
       '--disallowedTools': 'WebFetch',
@@ -105,7 +106,8 @@ describe('ClaudeExecutor (fake claude on PATH)', () => {
     const flags = ((r.output as ClaudeOutput).data as { flags: Record<string, unknown> }).flags;
     expect(flags).toEqual({
       '-p': true,
-      '--output-format': 'json',
+      '--output-format': 'stream-json',
+      '--verbose': true,
       '--append-system-prompt': 'Be brief.',
     });
   });
@@ -119,7 +121,7 @@ describe('ClaudeExecutor (fake claude on PATH)', () => {
         retryable: false,
         details: { subtype: 'success', isError: true },
       },
-      usage: { costUsd: 0.0421, turns: 3 },
+      usage: { costUsd: 0.103028, turns: 2 },
     });
     if (!r.ok) expect(r.error.message).toMatch(/Credit balance is too low/);
   });
@@ -132,7 +134,11 @@ describe('ClaudeExecutor (fake claude on PATH)', () => {
     });
     expect(await executor('overloaded').execute(request, execContext(reviewer))).toMatchObject({
       ok: false,
-      error: { type: 'rate_limited', retryable: true },
+      error: {
+        type: 'rate_limited',
+        retryable: true,
+        details: { status: 529, errorType: 'overloaded_error', source: 'backoff' },
+      },
     });
   });
 

@@ -134,7 +134,7 @@ describe('examples/workflows/review-and-document.json', () => {
       usage: { costUsd: number };
     };
     expect(review.ok).toBe(true);
-    expect(review.usage.costUsd).toBeCloseTo(0.0421);
+    expect(review.usage.costUsd).toBeCloseTo(0.103028); // the recorded Claude Code result the fake prints
     const reviewEcho = review.output.data as { flags: Record<string, string> };
     expect(reviewEcho.flags['--system-prompt']).toMatch(/^You are a senior TypeScript reviewer/);
     expect(reviewEcho.flags['--allowedTools']).toBe('Read,Grep,Glob');
