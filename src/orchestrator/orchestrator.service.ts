@@ -35,6 +35,20 @@ import { type TaskMessagePayload, taskResultPayloadSchema } from '../contracts/t
 
 const CANDIDATES = 25;
 
+/**
+ * The Claude session an attempt may resume: the previous attempt stalled or timed out after its
+ * session started (its error's `details.sessionId`), so work already paid for is not redone.
+ */
+function resumeSessionOf(task: TaskRecord): string | undefined {
+  if (task.attempt === 0 || !task.error) return undefined;
+  const type = task.error.type;
+  if (type !== (TaskErrorType.Stalled as string) && type !== (TaskErrorType.Timeout as string)) {
+    return undefined;
+  }
+  const id = (task.error.details as { sessionId?: unknown } | undefined)?.sessionId;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
+}
+
 /** The cost part of an executor's usage report, as the queue records it. */
 function costOf(
   usage: { costUsd?: number; inputTokens?: number; outputTokens?: number } | undefined,
@@ -277,6 +291,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
             ? { rootTaskId: task.rootTaskId }
             : {}),
           ...(task.depth ? { depth: task.depth } : {}),
+          ...(resumeSessionOf(task) ? { resumeSessionId: resumeSessionOf(task) } : {}),
           // Scoped to this task, for the agent's MCP/REST calls (issue 12). Never logged.
           ...(this.credentials
             ? { credential: await this.credentials.issue({ ...task, agentId: agent.id }) }

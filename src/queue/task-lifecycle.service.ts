@@ -5,7 +5,11 @@ import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
 import { decideRetry, resolveRetryPolicy } from '../resilience/retry-policy';
-import { countsAgainstRetries, isRetryableType } from '../resilience/task-error-catalogue';
+import {
+  countsAgainstRetries,
+  isRetryableType,
+  TaskErrorType,
+} from '../resilience/task-error-catalogue';
 import { ScriptEffects } from './script-effects.service';
 import { asArray, type ScriptResult } from './script-result';
 import { TaskQueries, type WorkflowRecord } from './task-queries.service';
@@ -111,6 +115,23 @@ export class TaskLifecycle {
     }
     const now = Date.now();
     const losses = Number(lossesRaw ?? 0);
+    // A usage/rate limit with a known reset: the task waits for it without spending an attempt.
+    const resetAt = rateLimitResetOf(error);
+    if (resetAt !== undefined) {
+      const until = new Date(Math.max(now, resetAt)).toISOString();
+      const ok = await this.defer(
+        taskId,
+        attempt,
+        `rate limited until ${until}: ${error.message}`,
+        resetAt - now,
+        opts,
+      );
+      if (!ok) return { accepted: false, status: 'UNKNOWN' };
+      this.logger.log(
+        `task ${taskId}: ${error.type} on ${agentId ?? 'its agent'}; waits until ${until} (no retry spent)`,
+      );
+      return { accepted: true, status: 'retrying', retryAt: until, attempt };
+    }
     const infraLoss =
       !countsAgainstRetries(error.type) && isRetryableType(error.type, error.retryable);
     // An infrastructure loss is not the task's try: a new attempt at once, its retries untouched.
@@ -279,4 +300,12 @@ function wasRunning(res: ScriptResult): Set<string> {
       .filter((c) => c[1] === 'RUNNING')
       .map((c) => c[0]),
   );
+}
+
+/** The reset time (ms) of a rate/usage-limit failure that names one (`details.retryAt`). */
+function rateLimitResetOf(error: TaskError): number | undefined {
+  if (error.type !== (TaskErrorType.RateLimited as string)) return undefined;
+  const at = (error.details as { retryAt?: unknown } | undefined)?.retryAt;
+  const ms = typeof at === 'string' ? Date.parse(at) : typeof at === 'number' ? at : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }

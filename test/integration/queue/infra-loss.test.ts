@@ -67,3 +67,34 @@ describe('infrastructure losses do not spend a task’s retries (real Redis)', (
     });
   });
 });
+
+describe('usage limits park the task until the reset (real Redis)', () => {
+  let h: QueueHarness;
+  beforeEach(async () => {
+    h = await startQueue();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('a rate_limited failure with a reset time waits for it and spends no attempt', async () => {
+    await h.queue.enqueue({ id: 'rl', capability: 'claude', retry: { maxRetries: 0 } });
+    await h.queue.dequeue();
+    const retryAt = new Date(Date.now() + 400).toISOString();
+    const res = await h.queue.fail('rl', 0, {
+      type: 'rate_limited',
+      message: 'usage limit reached',
+      retryable: true,
+      details: { retryAt },
+    });
+    expect(res).toMatchObject({ accepted: true, status: 'retrying', attempt: 0 });
+    const waiting = await h.queue.getTask('rl');
+    expect(waiting).toMatchObject({ status: 'READY', attempt: 0 });
+    expect(waiting.reason).toContain('rate limited until');
+    expect(await h.queue.dequeue()).toBeNull(); // not before the reset
+    await new Promise((r) => setTimeout(r, 600));
+    const again = await h.queue.dequeue();
+    expect(again).toMatchObject({ id: 'rl', attempt: 0 });
+    expect(await h.queue.complete('rl', 0, 'done')).toBe(true);
+  });
+});
