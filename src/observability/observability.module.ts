@@ -3,6 +3,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { HealthController } from './health/health.controller';
 import { ReadinessRegistry } from './health/readiness.registry';
+import { HumanActionInterceptor } from './human-actions/human-action.interceptor';
+import { HumanActionsService } from './human-actions/human-actions.service';
 import { MetricsService } from './metrics.service';
 
 @Global()
@@ -12,7 +14,7 @@ import { MetricsService } from './metrics.service';
     PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
   ],
   controllers: [HealthController],
-  providers: [MetricsService, ReadinessRegistry],
-  exports: [MetricsService, ReadinessRegistry],
+  providers: [MetricsService, ReadinessRegistry, HumanActionsService, HumanActionInterceptor],
+  exports: [MetricsService, ReadinessRegistry, HumanActionsService, HumanActionInterceptor],
 })
 export class ObservabilityModule {}

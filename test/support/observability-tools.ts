@@ -50,7 +50,7 @@ export interface RunResult {
 export function run(file: string, args: string[], cwd?: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
+      if (err && typeof err.code !== 'number') return reject(new Error(`${file}: ${err.message}`));
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });
