@@ -6,6 +6,7 @@ import { DiscoveryService } from '../../../src/discovery/discovery.service';
 import type { TaskResultPayload } from '../../../src/orchestrator/task-message.schema';
 import { BreakerRegistry } from '../../../src/resilience/breaker-registry.service';
 import { EmbeddedWorkerModule } from '../../../src/worker/embedded-worker.module';
+import { allQueries } from '../../support/dashboard-queries';
 import { requireTool } from '../../support/observability-tools';
 import { sleep } from '../../support/processes';
 import {
@@ -135,6 +136,19 @@ describe('Prometheus + Alertmanager against a control plane (e2e)', () => {
       },
       15_000,
     );
+  }, 60_000);
+
+  it('evaluates every PromQL query of the dashboards and alerts.yml on the real Prometheus', async () => {
+    if (!ready) return;
+    const failures: string[] = [];
+    for (const q of allQueries().filter((x) => x.language === 'promql')) {
+      try {
+        await promApi(prometheus!.url, `/api/v1/query?query=${encodeURIComponent(q.expr)}`);
+      } catch (e) {
+        failures.push(`${q.where}: ${(e as Error).message}`);
+      }
+    }
+    expect(failures).toEqual([]);
   }, 60_000);
 
   it('fires SwitchyardCircuitBreakerOpen when an agent keeps failing, and Alertmanager delivers it', async () => {
