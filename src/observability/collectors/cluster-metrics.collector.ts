@@ -13,6 +13,7 @@ import { TaskQueueService } from '../../queue/task-queue.service';
 import type { TaskRecord } from '../../queue/task.types';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { MetricsService } from '../metrics.service';
+import { ObservabilityRepository } from '../report/observability.repository';
 import { summarizeReadyBacklog } from './ready-backlog.util';
 
 /** How often the cluster-wide gauges are refreshed from Redis. */
@@ -46,6 +47,7 @@ export class ClusterMetricsCollector implements OnApplicationBootstrap, OnApplic
     private readonly discovery: DiscoveryService,
     private readonly readiness: ReadinessRegistry,
     private readonly bus: MessageBus,
+    private readonly repo: ObservabilityRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -156,5 +158,13 @@ export class ClusterMetricsCollector implements OnApplicationBootstrap, OnApplic
     }
     for (const [id, ratio] of agents) this.metrics.agentUtilization.set({ agent: id }, ratio);
     this.agentsSeen = new Set(agents.keys());
+    // The report's utilization: one registry-wide average per minute (any instance may write it).
+    if (agents.size > 0) {
+      const ratios = [...agents.values()];
+      await this.repo.recordUtilization(
+        Date.now(),
+        ratios.reduce((a, b) => a + b, 0) / ratios.length,
+      );
+    }
   }
 }

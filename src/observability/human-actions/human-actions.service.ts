@@ -1,6 +1,15 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { MetricsService } from '../metrics.service';
-import type { HumanActionRecord } from './human-action.type';
+import { ObservabilityRepository } from '../report/observability.repository';
+import type { HumanAction, HumanActionRecord } from './human-action.type';
+
+/** Actions whose target is a task: the report counts that task (and its tree) as not autonomous. */
+const TASK_ACTIONS: ReadonlySet<HumanAction> = new Set([
+  'requeue',
+  'retry',
+  'cancel_task',
+  'approve',
+]);
 
 /**
  * Records every action a person takes on a task or agent: the `task_human_actions_total{action}`
@@ -11,7 +20,10 @@ import type { HumanActionRecord } from './human-action.type';
 export class HumanActionsService {
   private readonly logger = new Logger('HumanActions');
 
-  constructor(private readonly metrics: MetricsService) {}
+  constructor(
+    private readonly metrics: MetricsService,
+    @Optional() private readonly repo?: ObservabilityRepository,
+  ) {}
 
   record(action: HumanActionRecord): void {
     this.metrics.humanActionsTotal.inc({ action: action.action });
@@ -21,5 +33,10 @@ export class HumanActionsService {
       target: action.target,
       actor: action.actor,
     });
+    if (this.repo && action.target && TASK_ACTIONS.has(action.action)) {
+      this.repo
+        .markHumanTask(action.target, Date.now())
+        .catch((e: Error) => this.logger.warn(`cannot record human action: ${e.message}`));
+    }
   }
 }
