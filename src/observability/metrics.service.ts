@@ -180,7 +180,7 @@ export class MetricsService {
     () =>
       new Gauge({
         name: 'tasks_waiting',
-        help: 'READY tasks (not in a retry wait) per capability, cluster-wide (counted among the oldest 2,000)',
+        help: 'READY tasks (not in a retry wait) per capability, cluster-wide (counted among the oldest 500)',
         labelNames: ['capability'],
       }),
   );

@@ -21,7 +21,7 @@ export const CLUSTER_REFRESH_MS = 10_000;
 /** How often the bus connection state is sampled (a property read, no I/O). */
 export const BUS_POLL_MS = 500;
 /** READY tasks looked at per refresh (oldest first) for `tasks_waiting` and the oldest wait. */
-export const READY_SCAN_LIMIT = 2_000;
+export const READY_SCAN_LIMIT = 500;
 const PAGE = 500;
 
 /**
