@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { AgentMessage } from '../../../src/bus/agent-message.schema';
 import { MessageBus } from '../../../src/bus/message-bus';
 import { DiscoveryService } from '../../../src/discovery/discovery.service';
-import type { TaskResultPayload } from '../../../src/orchestrator/task-message.schema';
+import type { TaskResultPayload } from '../../../src/contracts/task-message.schema';
 import { BreakerRegistry } from '../../../src/resilience/breaker-registry.service';
 import { EmbeddedWorkerModule } from '../../../src/worker/embedded-worker.module';
 import { allQueries } from '../../support/dashboard-queries';
