@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { MetricsService } from '../../../src/observability/metrics.service';
+import { BreakerRegistry } from '../../../src/resilience/breaker-registry.service';
 import { ClusterMetricsCollector } from '../../../src/observability/collectors/cluster-metrics.collector';
 import { deletePrefix } from '../../support/redis-cleanup';
 import { auth, startTestApp, type TestApp, uniquePrefix } from '../../support/test-app';
@@ -102,6 +103,14 @@ describe('cluster-wide metrics and human actions (real Redis)', () => {
     await request(a.server).post(`/v1/tasks/${task.body.id}/cancel`).set(auth()).expect(200);
     // Cancelling again is refused (409): not an action.
     await request(a.server).post(`/v1/tasks/${task.body.id}/cancel`).set(auth()).expect(409);
+    // A breaker nobody knows is 404: not an action. One that opened and is reset is.
+    await request(b.server).post('/v1/circuit-breakers/obs-unknown/reset').set(auth()).expect(404);
+    const breakers = b.app.get(BreakerRegistry);
+    for (let i = 0; i < 5; i++) {
+      await breakers
+        .fire('obs-flaky', () => Promise.reject(new Error('down')))
+        .catch(() => undefined);
+    }
     await request(b.server).post('/v1/circuit-breakers/obs-flaky/reset').set(auth()).expect(200);
     const after = samples(await metricsText(a), 'task_human_actions_total');
     const delta = (action: string) =>
