@@ -1,6 +1,15 @@
 import { join } from 'node:path';
 import { type ReceivedSpan, startOtlpReceiver } from '../../support/otlp-receiver';
-import { Api, Cluster, type ControlPlane, ensureBuilt, ROOT, sleep } from '../../support/processes';
+import { allQueries, exposedNames, metricNames } from '../../support/dashboard-queries';
+import {
+  Api,
+  Cluster,
+  type ControlPlane,
+  ensureBuilt,
+  freePort,
+  ROOT,
+  sleep,
+} from '../../support/processes';
 
 // Real processes (control plane + worker) on the shared Redis and RabbitMQ of a busy machine.
 jest.setTimeout(150_000);
@@ -21,6 +30,7 @@ describe('traces across control plane and worker over OTLP/HTTP (e2e)', () => {
   let cluster: Cluster;
   let otlp: Awaited<ReturnType<typeof startOtlpReceiver>>;
   let api: Api;
+  let workerMetricsUrl: string;
 
   beforeAll(async () => {
     await ensureBuilt();
@@ -31,7 +41,11 @@ describe('traces across control plane and worker over OTLP/HTTP (e2e)', () => {
     });
     const cp: ControlPlane = await cluster.startControlPlane('cp1');
     api = new Api(cp.url);
-    await cluster.startWorker('w1', AGENTS, ['delegator', 'echo'], api);
+    const workerPort = await freePort();
+    workerMetricsUrl = `http://127.0.0.1:${workerPort}/metrics`;
+    await cluster.startWorker('w1', AGENTS, ['delegator', 'echo'], api, {
+      WORKER_HTTP_PORT: String(workerPort),
+    });
   });
 
   afterAll(async () => {
@@ -150,5 +164,25 @@ describe('traces across control plane and worker over OTLP/HTTP (e2e)', () => {
         reachesRoot: true,
       });
     }
+  });
+
+  it("serves the worker metrics the dashboards use on the worker's /metrics (WORKER_HTTP_PORT)", async () => {
+    // Runs after the delegating task above: the worker has executed two tasks.
+    const text = await (await fetch(workerMetricsUrl)).text();
+    expect(text).toMatch(
+      /worker_executions_total\{agent="delegator",executor="builtin",result="ok"\} 1/,
+    );
+    expect(text).toMatch(
+      /worker_executor_duration_seconds_count\{agent="echo",executor="builtin"\} 1/,
+    );
+    const exposed = exposedNames(text);
+    const workerNames = new Set(
+      allQueries()
+        .filter((q) => q.language === 'promql')
+        .flatMap((q) => metricNames(q.expr))
+        .filter((n) => n.startsWith('worker_')),
+    );
+    expect(workerNames.size).toBeGreaterThanOrEqual(6);
+    expect([...workerNames].filter((n) => !exposed.has(n))).toEqual([]);
   });
 });
