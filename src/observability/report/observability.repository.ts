@@ -67,13 +67,16 @@ export class ObservabilityRepository {
     return ms;
   }
 
-  /** Minutes (start times) in [from, to) in which some control plane was ready; and the first ever. */
-  async availability(from: number, to: number): Promise<{ minutes: number; firstEver?: number }> {
-    const [count, first] = await Promise.all([
-      this.redis.client.zcount(this.key('availability'), String(from), `(${to}`),
+  /** Minute starts in [from, to) in which some control plane was ready; and the first sample ever. */
+  async availability(from: number, to: number): Promise<{ minutes: number[]; firstEver?: number }> {
+    const [members, first] = await Promise.all([
+      this.redis.client.zrangebyscore(this.key('availability'), from, `(${to}`),
       this.redis.client.zrange(this.key('availability'), '0', '0'),
     ]);
-    return { minutes: count, firstEver: first[0] === undefined ? undefined : Number(first[0]) };
+    return {
+      minutes: members.map(Number),
+      firstEver: first[0] === undefined ? undefined : Number(first[0]),
+    };
   }
 
   async utilization(from: number, to: number): Promise<number[]> {

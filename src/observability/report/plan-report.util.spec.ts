@@ -31,7 +31,8 @@ const base: ReportInputs = {
   to: T0 + 60 * min,
   tasks: [],
   humanTouched: new Set(),
-  availableMinutes: 0,
+  availableMinutes: [],
+  now: T0 + 60 * min,
   utilization: [],
   recoveriesMs: [],
   truncated: false,
@@ -74,9 +75,31 @@ describe('buildPlanReport', () => {
     const none = buildPlanReport(base);
     expect(row(none, 'uptime')).toMatchObject({ value: null, met: null });
     expect(row(none, 'autonomy').value).toBeNull();
-    const r = buildPlanReport({ ...base, availableMinutes: 29, firstAvailability: T0 + 30 * min });
+    // Samples from minute 30 on, minute 45 missing: 29 of 30 minutes.
+    const minutes = Array.from({ length: 30 }, (_, i) => T0 + (30 + i) * min).filter(
+      (m) => m !== T0 + 45 * min,
+    );
+    const r = buildPlanReport({
+      ...base,
+      availableMinutes: minutes,
+      firstAvailability: minutes[0],
+    });
     expect(row(r, 'uptime').value).toBeCloseTo(29 / 30, 5);
     expect(row(r, 'uptime').met).toBe(false);
+  });
+
+  it('does not count the minute in progress against uptime before it has a sample', () => {
+    const minutes = [T0, T0 + min];
+    const now = T0 + 2 * min + 5_000; // minute 2 has just begun, no sample yet
+    const r = buildPlanReport({ ...base, availableMinutes: minutes, firstAvailability: T0, now });
+    expect(row(r, 'uptime')).toMatchObject({ value: 1, met: true });
+    const later = buildPlanReport({
+      ...base,
+      availableMinutes: minutes,
+      firstAvailability: T0,
+      now: T0 + 4 * min,
+    });
+    expect(row(later, 'uptime').value).toBeCloseTo(2 / 4, 5);
   });
 
   it('reports recovery time and utilization against their targets', () => {

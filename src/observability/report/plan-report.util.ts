@@ -38,8 +38,11 @@ export interface ReportInputs {
   to: number;
   tasks: ReportTask[];
   humanTouched: Set<string>;
-  availableMinutes: number;
+  /** Minute starts in which at least one control plane recorded itself ready. */
+  availableMinutes: number[];
   firstAvailability?: number;
+  /** When the report is made: a minute still in progress is judged only once it has a sample. */
+  now: number;
   utilization: number[];
   recoveriesMs: number[];
   truncated: boolean;
@@ -92,10 +95,25 @@ export function buildPlanReport(input: ReportInputs): PlanReport {
   }
   const peak = Math.max(0, ...perMinute.values());
 
-  // Uptime: minute buckets overlapping the period, from the first availability sample ever on.
-  const observedFrom = Math.max(minuteStart(input.from), input.firstAvailability ?? input.to);
-  const observedMinutes = Math.max(0, Math.ceil((input.to - observedFrom) / 60_000));
-  const uptime = observedMinutes > 0 ? Math.min(1, input.availableMinutes / observedMinutes) : null;
+  // Uptime: minute buckets overlapping the period, from the first availability sample ever on;
+  // a bucket not over yet counts only once sampled (every instance samples several times a minute).
+  const sampled = new Set(input.availableMinutes);
+  let judged = 0;
+  let up = 0;
+  const lastBucket = minuteStart(input.to - 1);
+  for (
+    let m = Math.max(minuteStart(input.from), input.firstAvailability ?? Infinity);
+    m <= lastBucket;
+    m += 60_000
+  ) {
+    if (sampled.has(m)) {
+      judged++;
+      up++;
+    } else if (m + 60_000 <= input.now) {
+      judged++;
+    }
+  }
+  const uptime = judged > 0 ? up / judged : null;
 
   const recovery = percentile(input.recoveriesMs, 50);
   const utilization =

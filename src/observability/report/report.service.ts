@@ -48,6 +48,7 @@ export class ReportService {
       humanTouched,
       availableMinutes: availability.minutes,
       firstAvailability: availability.firstEver,
+      now,
       utilization,
       recoveriesMs,
       truncated,

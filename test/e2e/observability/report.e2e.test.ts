@@ -85,15 +85,18 @@ describe("the plan's report: GET /v1/report and `switchyard report` (e2e)", () =
     expect(breakers.state('report-agent')).toBe('open');
     await sleep(50);
     await request(t.server).post('/v1/circuit-breakers/report-agent/reset').set(auth()).expect(200);
-    await sleep(100);
 
     // One collection with the agents registered: a utilization sample for the report.
     await t.app.get(ClusterMetricsCollector).refresh();
-    const res = await request(t.server)
-      .get('/v1/report')
-      .query({ from, to: new Date(Date.now() + 1000).toISOString() })
-      .set(auth())
-      .expect(200);
+    // The breaker cycle is written by an event listener: poll until the report has it.
+    const to = new Date(Date.now() + 5000).toISOString();
+    const fetchReport = () =>
+      request(t.server).get('/v1/report').query({ from, to }).set(auth()).expect(200);
+    let res = await fetchReport();
+    for (let i = 0; i < 50 && rowsOf(res.body).recovery_time_median.value === null; i++) {
+      await sleep(100);
+      res = await fetchReport();
+    }
     const rows = rowsOf(res.body);
     expect(res.body.tasksConsidered).toBe(5);
     expect(rows.tasks_completed.value).toBe(4);
