@@ -14,6 +14,7 @@ import { GatewayModule } from './gateway/gateway.module';
 import { McpModule } from './mcp/mcp.module';
 import { loggerParams } from './observability/logging';
 import { OrchestratorModule } from './orchestrator/orchestrator.module';
+import { ObservabilityCollectorsModule } from './observability/collectors/observability-collectors.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
@@ -33,6 +34,7 @@ const FEATURE_MODULES: Type[] = [
   StateModule,
   OrchestratorModule,
   McpModule,
+  ObservabilityCollectorsModule,
 ];
 
 @Module({})

@@ -169,4 +169,106 @@ export class MetricsService {
         buckets: LATENCY_BUCKETS,
       }),
   );
+
+  // ------------------------------------------------------------------ on-call metrics
+  // Set by ClusterMetricsCollector (cluster-wide: every instance reports the same value, so
+  // aggregate with max) and by the bus/readiness probes (per instance).
+
+  readonly tasksWaiting = getOrCreate(
+    this.registry,
+    'tasks_waiting',
+    () =>
+      new Gauge({
+        name: 'tasks_waiting',
+        help: 'READY tasks (not in a retry wait) per capability, cluster-wide (counted among the oldest 500)',
+        labelNames: ['capability'],
+      }),
+  );
+  readonly capabilityAgents = getOrCreate(
+    this.registry,
+    'capability_agents',
+    () =>
+      new Gauge({
+        name: 'capability_agents',
+        help: 'Live agents advertising a capability, cluster-wide (0 for a capability only tasks ask for)',
+        labelNames: ['capability'],
+      }),
+  );
+  readonly capabilityAgentsAvailable = getOrCreate(
+    this.registry,
+    'capability_agents_available',
+    () =>
+      new Gauge({
+        name: 'capability_agents_available',
+        help: 'Of the live agents with a capability, those AVAILABLE, cluster-wide',
+        labelNames: ['capability'],
+      }),
+  );
+  readonly oldestReadyTaskAge = getOrCreate(
+    this.registry,
+    'oldest_ready_task_age_seconds',
+    () =>
+      new Gauge({
+        name: 'oldest_ready_task_age_seconds',
+        help: 'How long the longest-waiting READY task has waited for dispatch, cluster-wide (0 when none)',
+      }),
+  );
+  readonly deadLetterSize = getOrCreate(
+    this.registry,
+    'dead_letter_size',
+    () =>
+      new Gauge({
+        name: 'dead_letter_size',
+        help: 'Tasks in the dead-letter list, cluster-wide',
+      }),
+  );
+  readonly busReconnectsTotal = getOrCreate(
+    this.registry,
+    'bus_reconnects_total',
+    () =>
+      new Counter({
+        name: 'bus_reconnects_total',
+        help: 'Times this instance lost its bus connection and started reconnecting',
+      }),
+  );
+  readonly dependencyUp = getOrCreate(
+    this.registry,
+    'dependency_up',
+    () =>
+      new Gauge({
+        name: 'dependency_up',
+        help: 'Readiness of a dependency seen from this instance: 1 up or degraded, 0 down',
+        labelNames: ['dependency'],
+      }),
+  );
+  readonly dependencyCheckSeconds = getOrCreate(
+    this.registry,
+    'dependency_check_seconds',
+    () =>
+      new Gauge({
+        name: 'dependency_check_seconds',
+        help: 'Duration of the last readiness check of a dependency from this instance (redis: a PING round trip)',
+        labelNames: ['dependency'],
+      }),
+  );
+  readonly humanActionsTotal = getOrCreate(
+    this.registry,
+    'task_human_actions_total',
+    () =>
+      new Counter({
+        name: 'task_human_actions_total',
+        help: 'Actions a person took on tasks or agents (requeue from dead letter, cancel, breaker reset, ...)',
+        labelNames: ['action'],
+      }),
+  );
+  readonly collectionFailuresTotal = getOrCreate(
+    this.registry,
+    'metrics_collection_failures_total',
+    () =>
+      new Counter({
+        name: 'metrics_collection_failures_total',
+        help: 'Periodic metric collections that failed (e.g. Redis unreachable), by collector',
+        labelNames: ['collector'],
+      }),
+  );
 }

@@ -3,7 +3,10 @@ import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { HealthController } from './health/health.controller';
 import { ReadinessRegistry } from './health/readiness.registry';
+import { HumanActionInterceptor } from './human-actions/human-action.interceptor';
+import { HumanActionsService } from './human-actions/human-actions.service';
 import { MetricsService } from './metrics.service';
+import { ObservabilityRepository } from './report/observability.repository';
 
 @Global()
 @Module({
@@ -12,7 +15,19 @@ import { MetricsService } from './metrics.service';
     PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
   ],
   controllers: [HealthController],
-  providers: [MetricsService, ReadinessRegistry],
-  exports: [MetricsService, ReadinessRegistry],
+  providers: [
+    MetricsService,
+    ReadinessRegistry,
+    ObservabilityRepository,
+    HumanActionsService,
+    HumanActionInterceptor,
+  ],
+  exports: [
+    MetricsService,
+    ReadinessRegistry,
+    ObservabilityRepository,
+    HumanActionsService,
+    HumanActionInterceptor,
+  ],
 })
 export class ObservabilityModule {}

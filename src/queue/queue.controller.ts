@@ -16,6 +16,7 @@ import {
 } from './queue-api.dto';
 import { type DeadlockCycle, type QueueCounts, TaskQueueService } from './task-queue.service';
 import type { TaskRecord } from './task.types';
+import { RecordsHumanAction } from '../observability/human-actions/human-action.interceptor';
 
 class PageQueryDto extends createZodDto(pageQuerySchema) {}
 class TaskIdParamDto extends createZodDto(idParamSchema) {}
@@ -43,6 +44,7 @@ export class QueueController {
   }
 
   @Post('deadlocks/resolve')
+  @RecordsHumanAction('deadlock_resolve')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel the lowest-priority task of each cycle (reason deadlock)' })
   @ApiOkResponse({ type: ResolvedDeadlocksDto })
@@ -59,6 +61,7 @@ export class QueueController {
   }
 
   @Post('dead-letter/:id/requeue')
+  @RecordsHumanAction('requeue', 'id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Run a dead-lettered task again from attempt 0' })
   @ApiOkResponse({ type: TaskRecordDto, description: 'READY (or BLOCKED) again, attempt 0' })

@@ -21,6 +21,7 @@ import {
 } from './queue-api.dto';
 import { TaskQueueService } from './task-queue.service';
 import type { TaskRecord, TaskTreeNode } from './task.types';
+import { RecordsHumanAction } from '../observability/human-actions/human-action.interceptor';
 
 class CreateTaskDto extends createZodDto(createTaskSchema) {}
 class ListTasksQueryDto extends createZodDto(listTasksQuerySchema) {}
@@ -85,6 +86,7 @@ export class TasksController {
   }
 
   @Post(':id/cancel')
+  @RecordsHumanAction('cancel_task', 'id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a non-terminal task (409 when already terminal)' })
   @ApiOkResponse({ type: TaskRecordDto, description: 'Now CANCELLED' })

@@ -17,6 +17,7 @@ import { TaskQueueService, type WorkflowRecord } from './task-queue.service';
 import type { TaskRecord } from './task.types';
 import type { Page } from '../common/http/pagination';
 import { listRunsQuerySchema, type RunSummary, WorkflowListQuery } from './workflow-list.query';
+import { RecordsHumanAction } from '../observability/human-actions/human-action.interceptor';
 
 class CreateWorkflowDto extends createZodDto(createWorkflowSchema) {}
 class WorkflowIdParamDto extends createZodDto(idParamSchema) {}
@@ -77,6 +78,7 @@ export class WorkflowsController {
   }
 
   @Post(':id/cancel')
+  @RecordsHumanAction('cancel_workflow', 'id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel every non-terminal task of a workflow' })
   @ApiOkResponse({ type: WorkflowCancelledDto })

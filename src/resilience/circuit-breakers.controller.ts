@@ -11,6 +11,7 @@ import {
   CircuitBreakerDto,
   CircuitBreakerListDto,
 } from './circuit-breaker.dto';
+import { RecordsHumanAction } from '../observability/human-actions/human-action.interceptor';
 
 @ApiTags('circuit-breakers')
 @Controller('v1/circuit-breakers')
@@ -51,6 +52,7 @@ export class CircuitBreakersController {
   }
 
   @Post(':agentId/reset')
+  @RecordsHumanAction('breaker_reset', 'agentId')
   @HttpCode(200)
   @Roles(Role.Admin, Role.Operator)
   @ApiOperation({

@@ -16,6 +16,7 @@ import type {
   Executor,
   WorkerLogger,
 } from './executors/executor.types';
+import { workerMetrics } from './worker-metrics';
 
 /** The task a delegation is made from (given to the wiring's delegate function). */
 export interface DelegationParent {
@@ -198,6 +199,7 @@ export class AgentRuntime {
         attempt: request.attempt,
       });
       this.options.listener?.joined?.({ ...existing.info });
+      workerMetrics.joins.inc({ agent: agentName });
       return existing.promise;
     }
     const slot = this.slots.get(agentName);
@@ -311,6 +313,8 @@ export class AgentRuntime {
     held.info.state = 'running';
     this.options.listener?.loadChanged?.(agent.name, slot.running, agent.maxConcurrency);
     this.options.listener?.started?.({ ...held.info });
+    workerMetrics.started(agent.name, slot.executor.kind, slot.running);
+    const startedAt = process.hrtime.bigint();
     let result: ExecutionResult;
     const onProgress = this.options.listener?.progress;
     let seq = 0;
@@ -341,6 +345,8 @@ export class AgentRuntime {
       release();
       this.options.listener?.loadChanged?.(agent.name, slot.running, agent.maxConcurrency);
     }
+    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    workerMetrics.finished(agent.name, slot.executor.kind, slot.running, result, seconds);
     this.options.listener?.finished?.({ ...held.info }, result);
     return result;
   }

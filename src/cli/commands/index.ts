@@ -7,6 +7,7 @@ import { registerDemoCommand } from './demo.command';
 import { registerMcpCommand } from './mcp.command';
 import { registerMetricsCommand } from './metrics.command';
 import { registerQueueCommand } from './queue.command';
+import { registerReportCommand } from './report.command';
 import { registerServeCommand } from './serve.command';
 import { registerStateCommand } from './state.command';
 import { registerTaskCommand } from './task.command';
@@ -28,4 +29,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerAgentsCommand,
   registerStateCommand,
   registerMcpCommand,
+  registerReportCommand,
 ];

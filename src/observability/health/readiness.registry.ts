@@ -7,6 +7,12 @@ export interface ReadinessResult {
   [detail: string]: unknown;
 }
 
+export interface TimedReadinessResult {
+  name: string;
+  result: ReadinessResult;
+  seconds: number;
+}
+
 /** A check may throw: that counts as `down` with the error's message. */
 export type ReadinessCheck = () => Promise<ReadinessResult>;
 
@@ -30,9 +36,18 @@ export class ReadinessRegistry {
   async run(
     timeoutMs = 2000,
   ): Promise<{ ready: boolean; checks: Record<string, ReadinessResult> }> {
-    const entries = await Promise.all(
-      [...this.checks.entries()].map(async ([name, check]): Promise<[string, ReadinessResult]> => {
+    const entries = await this.checkEach(timeoutMs);
+    const checks = Object.fromEntries(entries.map((e) => [e.name, e.result]));
+    return { ready: entries.every((e) => e.result.status !== 'down'), checks };
+  }
+
+  /** Runs every check at once; each result with how long its check took (metrics use it). */
+  async checkEach(timeoutMs = 2000): Promise<TimedReadinessResult[]> {
+    return Promise.all(
+      [...this.checks.entries()].map(async ([name, check]): Promise<TimedReadinessResult> => {
         let timer: NodeJS.Timeout | undefined;
+        const t0 = process.hrtime.bigint();
+        const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
         try {
           const timeout = new Promise<never>((_, reject) => {
             timer = setTimeout(
@@ -40,15 +55,18 @@ export class ReadinessRegistry {
               timeoutMs,
             );
           });
-          return [name, await Promise.race([check(), timeout])];
+          const result = await Promise.race([check(), timeout]);
+          return { name, result, seconds: seconds() };
         } catch (e) {
-          return [name, { status: 'down', error: (e as Error).message }];
+          return {
+            name,
+            result: { status: 'down', error: (e as Error).message },
+            seconds: seconds(),
+          };
         } finally {
           clearTimeout(timer);
         }
       }),
     );
-    const checks = Object.fromEntries(entries);
-    return { ready: entries.every(([, r]) => r.status !== 'down'), checks };
   }
 }
