@@ -46,4 +46,7 @@ const dagre = join(
 cpSync(dagre, join(outPub, 'dagre.js'));
 cpSync(dagre + '.LEGAL.txt', join(outPub, 'dagre.LICENSE.txt'));
 copied++;
-process.stdout.write(`copied ${copied} asset(s) into dist/, wrote dist/main.js\n`);
+const dagreVersion = require('@dagrejs/dagre/package.json').version;
+process.stdout.write(
+  `copied ${copied} asset(s) into dist/ (dagre ${dagreVersion}), wrote dist/main.js\n`,
+);
