@@ -196,7 +196,7 @@ describe('Grafana dashboards (deploy/grafana)', () => {
     };
     const ruleQueries = lokiRules.groups.flatMap((g) => g.rules);
     expect(ruleQueries).toHaveLength(2);
-    const runbook = readFileSync(join(ROOT, 'docs', 'RUNBOOK-ALERTS.md'), 'utf8');
+    const runbook = readFileSync(join(ROOT, 'docs', 'RUNBOOK.md'), 'utf8');
     for (const r of ruleQueries) {
       expect(r.annotations.runbook_url).toBe(`docs/RUNBOOK.md#${r.alert.toLowerCase()}`);
       expect(runbook).toContain(`\n## ${r.alert}\n`);

@@ -43,7 +43,7 @@ describe('Prometheus rules and Alertmanager config (deploy/)', () => {
     const names = alerts.map((a) => a.alert);
     expect(names).toEqual(expect.arrayContaining(REQUIRED));
     expect(new Set(names).size).toBe(names.length);
-    const runbook = readFileSync(join(ROOT, 'docs', 'RUNBOOK-ALERTS.md'), 'utf8');
+    const runbook = readFileSync(join(ROOT, 'docs', 'RUNBOOK.md'), 'utf8');
     for (const a of alerts) {
       expect(a.annotations?.summary).toEqual(expect.any(String));
       expect(a.annotations?.description).toEqual(expect.any(String));
