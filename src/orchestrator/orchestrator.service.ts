@@ -292,6 +292,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
             : {}),
           ...(task.depth ? { depth: task.depth } : {}),
           ...(resumeSessionOf(task) ? { resumeSessionId: resumeSessionOf(task) } : {}),
+          ...(task.budgetLeftUsd !== undefined ? { budgetLeftUsd: task.budgetLeftUsd } : {}),
           // Scoped to this task, for the agent's MCP/REST calls (issue 12). Never logged.
           ...(this.credentials
             ? { credential: await this.credentials.issue({ ...task, agentId: agent.id }) }

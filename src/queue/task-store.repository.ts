@@ -19,7 +19,7 @@ interface QueueCommands {
     gen: string,
     now: number,
     graceMs: number,
-  ): Promise<[string[], string[], number] | null>;
+  ): Promise<[string[], string[], number, string] | null>;
   complete(
     base: string,
     id: string,
@@ -164,13 +164,15 @@ export class TaskStore implements OnModuleInit {
   ): Promise<StartedTask | undefined> {
     const res = await this.conn.start(this.base, taskId, gen, now, graceMs);
     if (!res) return undefined;
-    const [flat, depFlat, redelivered] = res;
+    const [flat, depFlat, redelivered, budgetLeft] = res;
     const h = flatToObject(flat);
     const deps: DependencyInfo[] = [];
     for (let i = 0; i + 4 < depFlat.length; i += 5)
       deps.push(depFlat.slice(i, i + 5) as DependencyInfo);
+    const task = decodeTask(h, buildInputs(h.wf || undefined, deps), this.retryDefaults);
+    if (budgetLeft) task.budgetLeftUsd = Math.max(0, Number(budgetLeft));
     return {
-      task: decodeTask(h, buildInputs(h.wf || undefined, deps), this.retryDefaults),
+      task,
       redelivered: redelivered === 1,
       readyAt: h.readyAt ? Number(h.readyAt) : undefined,
     };

@@ -87,6 +87,8 @@ export interface TaskRecord {
   cost?: TaskCost;
   /** Its own cost plus every descendant's. */
   treeCost?: TaskCost;
+  /** Set when an attempt starts: what is left of the tightest USD budget above it. */
+  budgetLeftUsd?: number;
 }
 
 /** A spending limit on a task tree or a workflow. */

@@ -238,6 +238,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             rootTaskId: p.rootTaskId ?? message.taskId!,
             ...(p.credential ? { credential: p.credential } : {}),
             ...(p.resumeSessionId !== undefined && { resumeSessionId: p.resumeSessionId }),
+            ...(p.budgetLeftUsd !== undefined && { budgetLeftUsd: p.budgetLeftUsd }),
           }),
       );
     }

@@ -11,10 +11,12 @@
     ARGV[3] now (ms)
     ARGV[4] grace (ms) added to the task timeout for the RUNNING deadline
 
-  Output: nil when stale; else {flatRecord, depInfo, redelivered}
+  Output: nil when stale; else {flatRecord, depInfo, redelivered, budgetLeftUsd}
     flatRecord  HGETALL of the task after the change
     depInfo     flat list: depId, depRef, depWorkflowId, depStatus, depResult (per dependency)
     redelivered 1 for a re-delivery, else 0
+    budgetLeftUsd what is left (USD, as text) of the tightest budget on the task, its ancestors
+                  and the root's workflow; "" when none has a USD budget
 ]]
 --@include "task-lib.lua"
 
@@ -53,4 +55,26 @@ for _, dep in ipairs(deps) do
   depInfo[#depInfo + 1] = d[3] or ""
   depInfo[#depInfo + 1] = d[4] or ""
 end
-return {rcall("HGETALL", k), depInfo, redelivered}
+-- The tightest USD budget above the task (its own, its ancestors', the root's workflow's).
+local left = nil
+local cur, root = id, id
+while cur and cur ~= "" do
+  local b = rcall("HMGET", tkey(B, cur), "bUsd", "tUsd", "parent")
+  local bUsd = tonumber(b[1] or "0") or 0
+  if bUsd > 0 then
+    local l = bUsd - (tonumber(b[2] or "0") or 0)
+    if not left or l < left then left = l end
+  end
+  root = cur
+  cur = b[3]
+end
+local wf = rcall("HGET", tkey(B, root), "wf")
+if wf and wf ~= "" then
+  local w = rcall("HMGET", B .. "w:" .. wf, "bUsd", "cUsd")
+  local bUsd = tonumber(w[1] or "0") or 0
+  if bUsd > 0 then
+    local l = bUsd - (tonumber(w[2] or "0") or 0)
+    if not left or l < left then left = l end
+  end
+end
+return {rcall("HGETALL", k), depInfo, redelivered, left and tostring(left) or ""}

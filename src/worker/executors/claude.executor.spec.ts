@@ -48,6 +48,9 @@ describe('claude executor mapping', () => {
     const switchyard = { url: 'http://127.0.0.1:3000/', token: 'tok' };
     const agent = agentDef({ name: 'a', executor: 'claude', tools: ['Read'] });
     const args = buildClaudeArgs(agent, 'replace', { switchyard, resumeSessionId: 's-1' });
+    expect(buildClaudeArgs(agent, 'replace', { maxBudgetUsd: 0.123456 })).toEqual(
+      expect.arrayContaining(['--max-budget-usd', '0.1235']),
+    );
     expect(args.slice(0, 6)).toEqual([
       '-p',
       '--output-format',

@@ -90,6 +90,8 @@ export interface ClaudeArgsExtras {
   resumeSessionId?: string;
   /** The Switchyard MCP server to give the agent (skipped when the agent says `mcp: false`). */
   switchyard?: { url: string; token: string };
+  /** What is left of the task tree's USD budget (`--max-budget-usd`). */
+  maxBudgetUsd?: number;
 }
 
 /** The MCP tools of the Switchyard server, always allowed when the server is given. */
@@ -116,6 +118,13 @@ export function buildClaudeArgs(
 ): string[] {
   const args = ['-p', '--output-format', 'stream-json', '--verbose'];
   if (extras.resumeSessionId) args.push('--resume', extras.resumeSessionId);
+  if (extras.maxBudgetUsd !== undefined) {
+    // Claude Code stops the run itself when it would spend more than is left.
+    args.push(
+      '--max-budget-usd',
+      String(Math.max(0, Math.round(extras.maxBudgetUsd * 10_000) / 10_000)),
+    );
+  }
   const system = agent.systemPrompt.trim();
   if (system) args.push(mode === 'append' ? '--append-system-prompt' : '--system-prompt', system);
   const mcp = extras.switchyard && agent.mcp !== false ? extras.switchyard : undefined;
@@ -287,6 +296,7 @@ export class ClaudeExecutor implements Executor {
         args: buildClaudeArgs(agent, this.options.claudeSystemPrompt, {
           resumeSessionId: resumeId,
           switchyard: ctx.switchyard,
+          maxBudgetUsd: request.budgetLeftUsd,
         }),
         prompt: buildClaudePrompt(request, resumeId !== undefined),
         env,

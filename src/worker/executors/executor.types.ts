@@ -27,6 +27,8 @@ export interface ExecutionRequest {
    * attempt stalled or timed out with a known session (its failure's `details.sessionId`).
    */
   resumeSessionId?: string;
+  /** What is left of the tightest USD budget on the task's tree (the `claude` executor's `--max-budget-usd`). */
+  budgetLeftUsd?: number;
 }
 
 /** One step of a running task, published as task progress (`claude`: assistant text, tool calls…). */

@@ -177,7 +177,10 @@ describe('delegation trees (real Redis)', () => {
     expect((await h.queue.getWorkflow(workflow.id)).workflow.cost).toMatchObject({ usd: 0.4 });
 
     await h.queue.enqueue({ id: 'w2', capability: 'y', payload: 2, parentTaskId: 'lead' });
-    await run(h, 'w2');
+    // What is left of the workflow's budget travels with the attempt (claude: --max-budget-usd).
+    const w2 = await h.queue.dequeue();
+    expect(w2).toMatchObject({ id: 'w2' });
+    expect(w2!.budgetLeftUsd).toBeCloseTo(0.6, 6);
     // Over budget: the result is not accepted, the task fails for good.
     await h.queue.complete('w2', 0, 'ok', 'agent-a', { cost: { usd: 0.7 } });
     expect(await h.queue.getTask('w2')).toMatchObject({
