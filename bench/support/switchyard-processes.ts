@@ -51,8 +51,8 @@ export class SwitchyardStack {
     };
   }
 
-  private start(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-    const child = spawn(process.execPath, [BIN, ...args], {
+  private start(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -70,9 +70,8 @@ export class SwitchyardStack {
    */
   async startControlPlane(profileDir?: string): Promise<string> {
     const port = await freePort();
-    const more: Record<string, string> = { PORT: String(port) };
-    if (profileDir) more.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
-    const child = this.start(['serve'], this.env(more));
+    const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const child = this.start(['serve'], this.env({ PORT: String(port) }), nodeArgs);
     const url = `http://127.0.0.1:${port}`;
     await this.until(
       `control plane at ${url}`,
