@@ -10,6 +10,12 @@ import { ReadinessRegistry } from '../../src/observability/health/readiness.regi
 import { MetricsService } from '../../src/observability/metrics.service';
 import type { CreateTaskInput } from '../../src/queue/task.schemas';
 import { TaskQueueService } from '../../src/queue/task-queue.service';
+import { QUEUE_PROVIDERS } from '../../src/queue/queue.module';
+import { TaskArchiveService } from '../../src/state/task-archive.service';
+import { OBJECT_STORE } from '../../src/state/object-store/object-store';
+import { LocalDirObjectStore } from '../../src/state/object-store/local-dir.object-store';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RedisModule } from '../../src/redis/redis.module';
 import {
   type BenchOptions,
@@ -73,6 +79,7 @@ async function startQueueApp(
     QUEUE_RECONCILE_INTERVAL_MS: '0',
     DEADLOCK_CHECK_INTERVAL_MS: '0',
     REDIS_COMMAND_TIMEOUT_MS: '30000',
+    TASK_RETENTION_SWEEP_MS: '0',
   });
   @Module({
     imports: [
@@ -81,7 +88,17 @@ async function startQueueApp(
       BenchObservabilityModule,
       RedisModule,
     ],
-    providers: [TaskQueueService],
+    providers: [
+      ...QUEUE_PROVIDERS,
+      TaskArchiveService,
+      // Retention is off here (TASK_RETENTION_SWEEP_MS=0): the archive is never written.
+      {
+        provide: OBJECT_STORE,
+        useValue: new LocalDirObjectStore(
+          join(tmpdir(), `sybench-${prefix.replace(/[^a-z0-9]/gi, '')}`),
+        ),
+      },
+    ],
   })
   class BenchQueueModule {}
   const ctx = await NestFactory.createApplicationContext(BenchQueueModule, {
