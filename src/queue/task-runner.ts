@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { withSpan } from '../observability/tracing';
 import { toTaskError } from '../resilience/retry-policy';
 import { AttemptDeadline } from './attempt-deadline';
+import { OutcomeBacklog } from './outcome-backlog';
 import type { JobPusher } from './job-pusher.service';
 import type { TaskLifecycle } from './task-lifecycle.service';
 import type { TaskWatcher } from './task-watcher.service';
@@ -17,6 +18,8 @@ export class TaskRunner {
   private readonly logger = new Logger(TaskRunner.name);
   private readonly running = new Map<string, { attempt: number; deadline: AttemptDeadline }>();
   private unsubscribe?: () => void;
+  /** Outcomes that could not be written while Redis was away, applied in order when it is back. */
+  readonly outcomes = new OutcomeBacklog();
 
   constructor(
     private readonly lifecycle: TaskLifecycle,
@@ -45,6 +48,7 @@ export class TaskRunner {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     await this.pusher.jobs.stopWorker();
+    this.outcomes.close();
   }
 
   /** Tasks running on this instance now. */
@@ -66,6 +70,13 @@ export class TaskRunner {
       this.running.delete(task.id);
     }
     if (outcome === 'cancelled') return;
+    const done = outcome;
+    await this.outcomes.apply(`task ${task.id} attempt ${task.attempt}`, () =>
+      this.record(task, done),
+    );
+  }
+
+  private async record(task: TaskRecord, outcome: TaskHandlerOutcome): Promise<void> {
     const opts = { detached: true, cost: 'cost' in outcome ? outcome.cost : undefined };
     switch (outcome.kind) {
       case 'completed':
