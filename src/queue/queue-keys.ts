@@ -36,10 +36,6 @@ export class QueueKeys {
   get ended(): string {
     return `${this.base}ended`;
   }
-  /** Workflow ids by creation time. */
-  get workflows(): string {
-    return `${this.base}wfs`;
-  }
   get suspects(): string {
     return `${this.base}suspects`;
   }

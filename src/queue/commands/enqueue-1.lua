@@ -132,8 +132,6 @@ if type(wfIn) == "table" then
     "done", 0, "completed", 0, "failed", 0, "cancelled", 0, "created", now, "updated", now,
     "idem", type(wfIn.idem) == "string" and wfIn.idem or "",
     "bUsd", tonumber(wfIn.bUsd) or 0, "bTok", tonumber(wfIn.bTok) or 0)
-  -- Workflows index for GET /v1/workflows (newest first by creation time).
-  rcall("ZADD", B .. "wfs", now, wfIn.id)
   if type(wfIn.idem) == "string" then
     rcall("SET", B .. "widem:" .. wfIn.idem, wfIn.id)
     if type(input.idemHash) == "string" then rcall("HSET", wk, "idemHash", input.idemHash) end

@@ -38,6 +38,7 @@ for _, id in ipairs(ids) do
     rcall("ZREM", B .. "s:" .. f[1], id)
     rcall("ZREM", B .. "dead", id)
     rcall("ZREM", B .. "ended", id)
+    rcall("ZREM", B .. "runs", "t:" .. id)
     if f[3] and f[3] ~= "" and rcall("GET", B .. "idem:" .. f[3]) == id then
       rcall("DEL", B .. "idem:" .. f[3])
     end
@@ -49,7 +50,7 @@ for _, id in ipairs(ids) do
         local widem = rcall("HGET", wk, "idem")
         if widem and widem ~= "" then rcall("DEL", B .. "widem:" .. widem) end
         rcall("DEL", wk)
-        rcall("ZREM", B .. "wfs", f[2])
+        rcall("ZREM", B .. "runs", "w:" .. f[2])
       end
     end
     purged[#purged + 1] = id

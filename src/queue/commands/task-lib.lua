@@ -16,7 +16,7 @@
     B.."w:"..wf               hash   workflow record (total, done, completed, failed, cancelled, status)
     B.."w:"..wf..":tasks"     zset   the workflow's task ids, score = creation sequence
     B.."ended"                zset   terminal task ids, score = ms they ended (retention)
-    B.."wfs"                  zset   workflow ids, score = ms created (GET /v1/workflows)
+    B.."runs"                 zset   "w:"..wf / "t:"..id of runs (GET /v1/workflows, the console)
     B.."ch:done"              channel "id|status" of watched tasks (field watch=1) that ended
     B.."ch:cancel"            channel "id|attempt" of RUNNING tasks that were cancelled
 
