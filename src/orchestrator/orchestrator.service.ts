@@ -74,6 +74,8 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private readonly logger = new Logger(OrchestratorService.name);
   private readonly inFlight = new InFlightRegistry();
   private livenessTimer?: NodeJS.Timeout;
+  private parkedTimer?: NodeJS.Timeout;
+  private unsubscribeAgents?: () => void;
   private redispatch?: Subscription;
   private readonly waiting = new Set<string>();
   /** Slots this instance holds per agent (reserved and not yet released). */
@@ -118,11 +120,24 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       this.config.orchestrator.livenessCheckMs,
     );
     this.livenessTimer.unref();
+    // Parked tasks (no live agent had their capability) are woken per capability, never polled
+    // per task: when an agent registers here, and by a sweep that also catches agents that
+    // registered on another instance and tasks whose wait timeout passed.
+    this.parkedTimer = setInterval(
+      () => void this.wakeParked(),
+      this.config.orchestrator.noAgentRetryMs,
+    );
+    this.parkedTimer.unref();
+    this.unsubscribeAgents = this.events.subscribe((e) => {
+      if (e.type === 'agent.registered' && e.source === undefined) void this.wakeParked();
+    });
     this.logger.log(`dispatch loop running (concurrency ${this.config.orchestrator.concurrency})`);
   }
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.livenessTimer);
+    clearInterval(this.parkedTimer);
+    this.unsubscribeAgents?.();
     await this.redispatch?.cancel().catch(() => undefined);
     if (this.started) {
       // Bounded: with Redis unreachable BullMQ's close can wait forever, and shutdown must not.
@@ -226,10 +241,15 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   }
 
   private wait(task: TaskRecord, candidates: number): TaskHandlerOutcome {
-    const reason =
-      candidates === 0
-        ? `no live agent has capability '${task.capability}'`
-        : `all ${candidates} agents with capability '${task.capability}' are busy or their breakers are open`;
+    if (candidates === 0) {
+      this.waiting.delete(task.id);
+      const since = task.waitingSince ?? new Date().toISOString();
+      return {
+        kind: 'parked',
+        reason: `waiting for an agent with capability '${task.capability}' since ${since}`,
+      };
+    }
+    const reason = `all ${candidates} agents with capability '${task.capability}' are busy or their breakers are open`;
     if (!this.waiting.has(task.id)) {
       this.waiting.add(task.id);
       this.events.emit('task.waiting', {
@@ -411,6 +431,29 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       this.logger.warn(
         `could not tell agent ${agent.id} to abort task ${taskId}: ${(e as Error).message}`,
       );
+    }
+  }
+
+  private wakingParked = false;
+
+  /** Releases the parked tasks of every capability a live agent now has; fails timed-out waits. */
+  private async wakeParked(): Promise<void> {
+    if (this.wakingParked) return;
+    this.wakingParked = true;
+    try {
+      await this.queue.lifecycle.expireParked();
+      for (const capability of await this.queue.lifecycle.parkedCapabilities()) {
+        if ((await this.candidates(capability, true)).length === 0) continue;
+        const n = await this.queue.lifecycle.releaseParked(capability);
+        if (n > 0)
+          this.logger.log(
+            `an agent with capability '${capability}' is here: ${n} waiting task(s) released`,
+          );
+      }
+    } catch (e) {
+      this.logger.warn(`waking parked tasks: ${(e as Error).message}`);
+    } finally {
+      this.wakingParked = false;
     }
   }
 

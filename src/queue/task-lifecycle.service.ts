@@ -249,6 +249,41 @@ export class TaskLifecycle {
     return true;
   }
 
+  /**
+   * Parks a RUNNING attempt no live agent can take: READY again (same attempt) with no queue job,
+   * so nothing polls it; {@link releaseParked} wakes it when an agent with the capability appears.
+   */
+  async park(
+    taskId: string,
+    attempt: number,
+    reason: string,
+    opts: ApplyOptions = {},
+  ): Promise<boolean> {
+    const res = await this.store.park(taskId, attempt, reason);
+    if (!res.ok) return false;
+    await this.effects.apply(res, { detached: opts.detached });
+    return true;
+  }
+
+  /** Capabilities with parked tasks. */
+  parkedCapabilities(): Promise<string[]> {
+    return this.store.parkedCapabilities();
+  }
+
+  /** Makes every parked task of `capability` READY again (an agent with it appeared). */
+  async releaseParked(capability: string): Promise<number> {
+    const res = await this.store.unpark('capability', capability);
+    await this.effects.apply(res);
+    return res.released ?? 0;
+  }
+
+  /** Fails (no_agent, not retried) the parked tasks whose wait timeout passed. */
+  async expireParked(now = Date.now()): Promise<number> {
+    const res = await this.store.unpark('expired', '', 1000, now);
+    await this.effects.apply(res);
+    return res.released ?? 0;
+  }
+
   /** Cancels a non-terminal task and its unfinished descendants; runners hear of it on ch:cancel. */
   async cancel(taskId: string, reason: CancelReason = 'user'): Promise<TaskRecord> {
     const res = await this.store.cancel('task', taskId, reason);

@@ -105,6 +105,8 @@ export function decodeTask(
     completedAt: iso(h.finished),
     retryAt: iso(h.retryAt),
     runs: Number(h.runs ?? 0),
+    waitingSince: iso(h.waitSince),
+    waitTimeoutSeconds: h.waitTo ? Number(h.waitTo) : undefined,
     parentTaskId: opt(h.parent),
     rootTaskId: opt(h.root) ?? h.id,
     depth: Number(h.depth ?? 0),

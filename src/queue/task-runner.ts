@@ -88,6 +88,9 @@ export class TaskRunner {
       case 'deferred':
         await this.lifecycle.defer(task.id, task.attempt, outcome.reason, outcome.delayMs, opts);
         return;
+      case 'parked':
+        await this.lifecycle.park(task.id, task.attempt, outcome.reason, opts);
+        return;
     }
   }
 

@@ -55,6 +55,14 @@ interface QueueCommands {
   requeue(base: string, id: string, now: number): Promise<string>;
   blockedGraph(base: string): Promise<[number, string[], (string | number)[]]>;
   purge(base: string, ids: string): Promise<string>;
+  park(base: string, id: string, attempt: number, reason: string, now: number): Promise<string>;
+  unpark(
+    base: string,
+    mode: 'capability' | 'expired',
+    cap: string,
+    now: number,
+    limit: number,
+  ): Promise<string>;
 }
 
 export type FailMode = 'retry' | 'defer' | 'fail' | 'lost';
@@ -241,6 +249,26 @@ export class TaskStore implements OnModuleInit {
 
   async requeue(id: string, now = Date.now()): Promise<ScriptResult> {
     return parseScriptResult(await this.conn.requeue(this.base, id, now));
+  }
+
+  /** Parks a RUNNING attempt no live agent can take (see commands/park-1.lua). */
+  async park(id: string, attempt: number, reason: string, now = Date.now()): Promise<ScriptResult> {
+    return parseScriptResult(await this.conn.park(this.base, id, attempt, reason, now));
+  }
+
+  /** Releases the parked tasks of a capability, or fails those whose wait timed out. */
+  async unpark(
+    mode: 'capability' | 'expired',
+    capability: string,
+    limit = 1000,
+    now = Date.now(),
+  ): Promise<ScriptResult & { released?: number }> {
+    return parseScriptResult(await this.conn.unpark(this.base, mode, capability, now, limit));
+  }
+
+  /** Capabilities that have parked tasks. */
+  parkedCapabilities(): Promise<string[]> {
+    return this.conn.smembers(`${this.base}parkedcaps`);
   }
 
   /** Removes archived terminal tasks (see commands/purge-1.lua); returns those removed. */

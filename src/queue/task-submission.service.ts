@@ -32,6 +32,8 @@ interface NewTask {
   idem?: string;
   bUsd?: number;
   bTok?: number;
+  /** Seconds it may wait for an agent with the capability (0 = forever). */
+  waitTo?: number;
 }
 
 /** A stable digest of a request body, to tell a retry from a different request under one key. */
@@ -218,6 +220,7 @@ export class TaskSubmission {
       resolvedRetry: retry,
       idem: extra.idem,
       ...(input.budget ? { bUsd: input.budget.usd ?? 0, bTok: input.budget.tokens ?? 0 } : {}),
+      waitTo: input.waitTimeoutSeconds ?? this.config.queue.defaultWaitTimeoutSeconds,
     };
   }
 
@@ -242,6 +245,7 @@ export class TaskSubmission {
       runs: 0,
       rootTaskId: t.id,
       depth: 0,
+      waitTimeoutSeconds: t.waitTo ? t.waitTo : undefined,
       budget:
         input.budget && ((input.budget.usd ?? 0) > 0 || (input.budget.tokens ?? 0) > 0)
           ? {

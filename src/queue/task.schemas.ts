@@ -50,6 +50,14 @@ const taskFields = {
   timeoutMs: z.int().min(1).max(86_400_000).optional(),
   retry: retryOverrideSchema.optional(),
   budget: budgetSchema.optional(),
+  waitTimeoutSeconds: z
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .optional()
+    .describe(
+      'Fail with NO_AGENT (no_agent) after waiting this long for a live agent with the capability (default QUEUE_DEFAULT_WAIT_TIMEOUT_SECONDS; 0 there = wait forever)',
+    ),
 };
 
 export const createTaskSchema = z.strictObject({

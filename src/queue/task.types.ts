@@ -87,6 +87,10 @@ export interface TaskRecord {
   cost?: TaskCost;
   /** Its own cost plus every descendant's. */
   treeCost?: TaskCost;
+  /** Since when it has waited for an agent with its capability (parked), if it does. */
+  waitingSince?: string;
+  /** Fail with `no_agent` after waiting this long for an agent with the capability. */
+  waitTimeoutSeconds?: number;
   /** Set when an attempt starts: what is left of the tightest USD budget above it. */
   budgetLeftUsd?: number;
 }
@@ -132,7 +136,9 @@ export type TaskHandlerOutcome =
   | { kind: 'completed'; result: unknown; agentId?: string; cost?: AttemptCostReport }
   | { kind: 'failed'; error: TaskError; agentId?: string; cost?: AttemptCostReport }
   /** Not an attempt: e.g. no agent can take it now. The task waits and is offered again. */
-  | { kind: 'deferred'; reason: string; delayMs: number };
+  | { kind: 'deferred'; reason: string; delayMs: number }
+  /** Not an attempt: no live agent has the capability. The task waits, unpolled, until one appears. */
+  | { kind: 'parked'; reason: string };
 
 /**
  * Runs one task that the queue has marked RUNNING. `signal` aborts when the task is cancelled

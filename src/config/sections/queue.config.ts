@@ -70,6 +70,11 @@ export const queueSection = defineSection('queue', 'Task queue', {
     int(0).default(30_000),
     'How often a control plane archives and removes expired finished tasks (0 = never)',
   ),
+  defaultWaitTimeoutSeconds: field(
+    'QUEUE_DEFAULT_WAIT_TIMEOUT_SECONDS',
+    int(0).default(0),
+    'A task that names no waitTimeoutSeconds fails with no_agent after waiting this long for a live agent with its capability (0 = wait forever)',
+  ),
   maxInfraLosses: field(
     'QUEUE_MAX_INFRA_LOSSES',
     int(1, 1000).default(10),

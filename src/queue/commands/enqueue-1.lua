@@ -155,6 +155,7 @@ for i, t in ipairs(tasks) do
     "prio", t.prio, "deps", t.depsJson, "onDep", t.onDep, "timeout", t.timeout,
     "retry", t.retry, "idem", type(t.idem) == "string" and t.idem or "", "status", "NEW",
     "attempt", 0, "gen", 0, "runs", 0, "created", now, "updated", now, "seq", seq)
+  if (tonumber(t.waitTo) or 0) > 0 then rcall("HSET", k, "waitTo", tonumber(t.waitTo)) end
   if tonumber(t.bUsd) or tonumber(t.bTok) then
     rcall("HSET", k, "bUsd", tonumber(t.bUsd) or 0, "bTok", tonumber(t.bTok) or 0)
   end

@@ -53,7 +53,7 @@ describe('a task for a capability nobody has yet (e2e, real processes)', () => {
     }
     expect(seen.has('READY')).toBe(true);
     expect([...reasons]).toContainEqual(
-      expect.stringContaining("no live agent has capability 'late-capability'"),
+      expect.stringContaining("waiting for an agent with capability 'late-capability' since "),
     );
 
     const registeredAt = Date.now();
