@@ -1,10 +1,10 @@
-import type { TaskTreeNode } from '../queue/task.types';
+import { TaskStatus, type TaskTreeNode } from '../queue/task.types';
 import { formatCost, formatDuration, renderTaskTree } from './task-tree';
 
 const node = (id: string, extra: Partial<TaskTreeNode> = {}): TaskTreeNode => ({
   id,
   capability: 'review',
-  status: 'COMPLETED',
+  status: TaskStatus.Completed,
   depth: 0,
   createdAt: '2026-01-01T00:00:00.000Z',
   children: [],
@@ -45,7 +45,7 @@ describe('task tree rendering', () => {
     const tree = node('root', {
       children: [
         node('a', { children: [node('a1', { capability: 'echo', agentId: 'echo@w' })] }),
-        node('b', { status: 'FAILED' }),
+        node('b', { status: TaskStatus.Failed }),
       ],
     });
     const lines = renderTaskTree(tree).trimEnd().split('\n');
