@@ -336,12 +336,24 @@ function treeChildren(tree, id) {
 
 function childItem(c) {
   const t = c.task || c;
+  // What GET /v1/tasks/{id}/tree gives per node: capability, agent, timings, cost.
+  const ran =
+    t.startedAt && t.completedAt ? Date.parse(t.completedAt) - Date.parse(t.startedAt) : undefined;
+  const usd = (x) => (x && x.usd > 0 ? '$' + x.usd.toFixed(4) : '');
+  const cost =
+    Array.isArray(c.children) && c.children.length && usd(t.treeCost) !== usd(t.cost)
+      ? [usd(t.cost), usd(t.treeCost) && '(tree ' + usd(t.treeCost) + ')'].filter(Boolean).join(' ')
+      : usd(t.cost);
+  const facts = [t.capability, t.agentId, ran !== undefined ? duration(ran) : '', cost].filter(
+    Boolean,
+  );
   return h(
     'li',
     {},
     h('a', { href: '#/task/' + encodeURIComponent(t.id) }, t.ref || t.description || t.id),
     ' ',
     badge(t.status),
+    facts.length ? h('span', { class: 'muted tree-facts' }, ' ' + facts.join(' · ')) : null,
     Array.isArray(c.children) && c.children.length ? h('ul', {}, c.children.map(childItem)) : null,
   );
 }

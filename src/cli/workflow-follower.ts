@@ -58,6 +58,8 @@ export interface FollowResult {
   status: string;
   succeeded: boolean;
   workflow?: WorkflowView;
+  /** The id of the workflow it submitted (also when it finished on a live-feed event). */
+  workflowId?: string;
 }
 
 /**
@@ -306,7 +308,7 @@ export class WorkflowFollower {
       this.out(
         `Workflow ${this.workflowId} ${result.status} after ${elapsed} (${this.done.size}/${this.total ?? '?'} tasks finished)`,
       );
-    resolve(result);
+    resolve({ ...result, workflowId: this.workflowId });
   }
 }
 

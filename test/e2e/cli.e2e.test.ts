@@ -85,6 +85,13 @@ describe('switchyard CLI against a live server (e2e)', () => {
             error: { type: 'upstream_error', message: 'flaky once', retryable: true },
             agentId: 'cli-flaky',
           };
+        if (task.capability === 'costly')
+          return {
+            kind: 'completed',
+            result: { echoed: task.payload ?? null },
+            agentId: 'cli-costly',
+            cost: { usd: 0.25, inputTokens: 100, outputTokens: 10 },
+          };
         return task.capability === 'boom'
           ? { kind: 'failed', error: { type: 'validation', message: 'boom', retryable: false } }
           : { kind: 'completed', result: { echoed: task.payload ?? null } };
@@ -201,6 +208,79 @@ describe('switchyard CLI against a live server (e2e)', () => {
     const cancelled = await cli(['task', 'cancel', blockedId!], env);
     expect(cancelled.code).toBe(0);
     expect(cancelled.stdout).toContain(`Task ${blockedId}: CANCELLED`);
+  });
+
+  it('prints a delegation tree with status, agent, duration and cost (and --json)', async () => {
+    const api = async (path: string, body: unknown) => {
+      const r = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(r.status).toBe(201);
+      return (await r.json()) as TaskRecord;
+    };
+    // A root that stays live (it waits for a task never submitted) with two costly children,
+    // one of which has a child of its own that also waits.
+    const root = await api('/v1/tasks', { capability: 'lead', dependsOn: ['tree-never'] });
+    const mid = await api('/v1/tasks', {
+      capability: 'middle',
+      dependsOn: ['tree-never'],
+      parentTaskId: root.id,
+    });
+    const leafA = await api('/v1/tasks', {
+      capability: 'costly',
+      payload: { a: 1 },
+      parentTaskId: root.id,
+    });
+    const leafB = await api('/v1/tasks', {
+      capability: 'costly',
+      payload: { b: 1 },
+      parentTaskId: mid.id,
+    });
+    const waitDone = async (id: string) => {
+      for (let i = 0; i < 200; i++) {
+        const r = await fetch(`${url}/v1/tasks/${id}`, {
+          headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        if (((await r.json()) as { status: string }).status === 'COMPLETED') return;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`task ${id} did not complete`);
+    };
+    await waitDone(leafA.id);
+    await waitDone(leafB.id);
+
+    const human = await cli(['task', 'tree', root.id], env);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TASK\s+CAPABILITY\s+STATUS\s+AGENT\s+DURATION\s+COST$/);
+    expect(lines).toHaveLength(5);
+    const col = lines[0].indexOf('CAPABILITY');
+    expect(lines.slice(1).map((l) => l.slice(0, col).trimEnd())).toEqual([
+      root.id,
+      `├─ ${mid.id}`,
+      `│  └─ ${leafB.id}`,
+      `└─ ${leafA.id}`,
+    ]);
+    expect(lines[1]).toMatch(/lead\s+BLOCKED\s+-\s+-\s+\$0\.0000 \(tree \$0\.5000\)$/);
+    expect(lines[3]).toMatch(/costly\s+COMPLETED\s+cli-costly\s+\d+(ms|\.\ds)\s+\$0\.2500$/);
+
+    const json = await cli(['task', 'tree', root.id, '--json'], env);
+    expect(json.code).toBe(0);
+    const tree = JSON.parse(json.stdout) as {
+      id: string;
+      treeCost: { usd: number };
+      children: { id: string; children: { id: string }[] }[];
+    };
+    expect(tree.id).toBe(root.id);
+    expect(tree.treeCost.usd).toBeCloseTo(0.5, 6);
+    expect(tree.children.map((c) => c.id)).toEqual([mid.id, leafA.id]);
+    expect(tree.children[0].children.map((c) => c.id)).toEqual([leafB.id]);
+
+    const missing = await cli(['task', 'tree', 'no-such-task'], env);
+    expect(missing.code).toBe(6);
+    await cli(['task', 'cancel', root.id], env);
   });
 
   it('shows queue counts, breakers and metrics', async () => {

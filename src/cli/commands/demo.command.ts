@@ -8,6 +8,8 @@ import { loadConfig } from '../../config/load-config';
 import { ApiClient } from '../api-client';
 import { CliError } from '../cli-error';
 import { EXIT } from '../exit-codes';
+import { renderTaskTree } from '../task-tree';
+import type { TaskTreeNode } from '../../queue/task.types';
 import { WorkflowFollower } from '../workflow-follower';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -64,10 +66,16 @@ interface DemoOptions {
   keepRunning?: boolean;
 }
 
+/** Worker processes the demo starts with RabbitMQ: the module reviews spread over both. */
+const DEMO_WORKERS = ['demo-worker-1', 'demo-worker-2'];
+
 /**
- * `switchyard demo` (`npm run demo`): starts a control plane and a worker process, submits the
- * review-and-document workflow against this project's own src/, follows it live and prints
- * where the report was written. Without RabbitMQ it runs in one process on the in-memory bus.
+ * `switchyard demo` (`npm run demo`): starts a control plane and two worker processes, submits
+ * the review-and-document workflow against this project's own src/ — the reviewer fans the
+ * review out per module to reviewer tasks it delegates (they run in parallel on the reviewer
+ * agents of both workers), merges their findings, then the doc-writer writes the report — follows
+ * it live, and prints the delegation tree with timings and where the report was written. Without
+ * RabbitMQ it runs in one process on the in-memory bus (one reviewer agent, several at once).
  */
 export function registerDemoCommand(program: Command): void {
   program
@@ -116,24 +124,30 @@ export function registerDemoCommand(program: Command): void {
         env,
         modules: distributed ? [] : [EmbeddedWorkerModule.forAgents(agentsDir)],
       });
-      let worker: ChildProcess | undefined;
+      const workers: ChildProcess[] = [];
       const shutdown = async () => {
-        if (worker && worker.exitCode === null) {
-          worker.kill('SIGTERM');
-          await new Promise((r) => worker!.once('exit', r));
-        }
+        await Promise.all(
+          workers
+            .filter((w) => w.exitCode === null && w.signalCode === null)
+            .map(async (w) => {
+              const exited = new Promise((r) => w.once('exit', r));
+              w.kill('SIGTERM');
+              await exited;
+            }),
+        );
         await app.close();
       };
       try {
         if (distributed) {
-          worker = spawn(
-            process.execPath,
-            [join(ROOT, 'bin', 'switchyard.js'), 'worker', '--agents', agentsDir],
-            {
-              env: { ...env, WORKER_ID: env.WORKER_ID ?? 'demo-worker' },
-              stdio: ['ignore', 'ignore', 'inherit'],
-            },
-          );
+          for (const id of DEMO_WORKERS) {
+            workers.push(
+              spawn(
+                process.execPath,
+                [join(ROOT, 'bin', 'switchyard.js'), 'worker', '--agents', agentsDir],
+                { env: { ...env, WORKER_ID: id }, stdio: ['ignore', 'ignore', 'inherit'] },
+              ),
+            );
+          }
         }
         say(
           `Control plane: ${url}   (Swagger UI ${url}/docs, console ${url}/, live feed ${url.replace(/^http/, 'ws')}/v1/live)`,
@@ -141,15 +155,17 @@ export function registerDemoCommand(program: Command): void {
         say(`Admin token:   ${env.SWITCHYARD_ADMIN_TOKEN}`);
         say(
           distributed
-            ? 'Worker:        a separate process hosting examples/agents'
-            : 'Worker:        in-process',
+            ? `Workers:       ${DEMO_WORKERS.length} processes (${DEMO_WORKERS.join(', ')}) hosting ${agentsDir}`
+            : `Worker:        in-process, hosting ${agentsDir}`,
         );
 
         const api = new ApiClient({ url, token: env.SWITCHYARD_ADMIN_TOKEN });
         for (const capability of ['code-review', 'documentation']) {
+          // With two workers, wait for both reviewers so the module reviews spread over them.
+          const want = capability === 'code-review' && distributed ? DEMO_WORKERS.length : 1;
           await waitFor(`an agent with capability ${capability}`, 30_000, async () => {
             const page = await api.get<{ items: unknown[] }>(`/v1/agents?capability=${capability}`);
-            return page.items.length > 0 ? true : undefined;
+            return page.items.length >= want ? true : undefined;
           });
         }
 
@@ -160,7 +176,9 @@ export function registerDemoCommand(program: Command): void {
           if (t.ref === 'review') t.payload = { ...t.payload, path: resolve(opts.path) };
           if (t.ref === 'docs') t.payload = { ...t.payload, outPath: resolve(opts.out) };
         }
-        say(`Submitting review-and-document: review ${resolve(opts.path)}, then write the report.`);
+        say(
+          `Submitting review-and-document: review ${resolve(opts.path)} per module (delegated), then write the report.`,
+        );
         const follower = new WorkflowFollower(api, { pollMs: 500, timeoutMs: 10 * 60_000 });
         const result = await follower.run(workflow);
         if (!result.succeeded) {
@@ -170,11 +188,44 @@ export function registerDemoCommand(program: Command): void {
           );
         }
         const docs = await api
-          .get<{ tasks: { ref?: string; result?: { reportPath?: string; findings?: number } }[] }>(
-            `/v1/workflows/${result.workflow?.id ?? ''}`,
-          )
+          .get<{
+            tasks: {
+              id: string;
+              ref?: string;
+              result?: { reportPath?: string; findings?: number };
+            }[];
+          }>(`/v1/workflows/${result.workflowId ?? result.workflow?.id ?? ''}`)
           .catch(() => undefined);
         const report = docs?.tasks.find((t) => t.ref === 'docs')?.result;
+        // The workflow as the root of one tree: its tasks, each with the tasks it delegated.
+        const trees = await Promise.all(
+          (docs?.tasks ?? []).map((t) => api.get<TaskTreeNode>(`/v1/tasks/${t.id}/tree`)),
+        );
+        if (trees.length > 0) {
+          const starts = trees.map((t) => t.startedAt ?? t.createdAt).sort();
+          const ends = trees.map((t) => t.completedAt ?? '').sort();
+          const sum = (k: 'usd' | 'inputTokens' | 'outputTokens' | 'tokens') =>
+            trees.reduce((n, t) => n + (t.treeCost?.[k] ?? 0), 0);
+          say('\nThe team: the workflow, its tasks and the tasks they delegated');
+          process.stdout.write(
+            renderTaskTree({
+              id: `workflow ${result.workflowId ?? ''}`,
+              capability: 'review-and-document',
+              status: result.status as TaskTreeNode['status'],
+              depth: -1,
+              createdAt: starts[0],
+              startedAt: starts[0],
+              completedAt: ends[ends.length - 1] || undefined,
+              treeCost: {
+                usd: sum('usd'),
+                inputTokens: sum('inputTokens'),
+                outputTokens: sum('outputTokens'),
+                tokens: sum('tokens'),
+              },
+              children: trees,
+            }),
+          );
+        }
         say(
           `\nReport written to ${report?.reportPath ? resolve(report.reportPath) : resolve(opts.out)}`,
         );

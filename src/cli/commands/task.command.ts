@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import type { TaskRecord } from '../../queue/task.types';
+import type { TaskRecord, TaskTreeNode } from '../../queue/task.types';
 import { ApiClient, type ClientOptions, withClientOptions } from '../api-client';
 import { CliError } from '../cli-error';
 import { EXIT } from '../exit-codes';
 import { enc, itemsOf, output, readJsonInput } from '../output.util';
 import { renderKeyValues, renderTable } from '../table.util';
 import { taskLogs } from '../task-logs';
+import { renderTaskTree } from '../task-tree';
 
 interface ListOptions extends ClientOptions {
   status?: string;
@@ -45,7 +46,7 @@ export function taskRows(tasks: TaskRecord[]): string {
   );
 }
 
-/** `switchyard task submit|status|list|logs|cancel` (REST /v1/tasks). */
+/** `switchyard task submit|status|list|tree|logs|cancel` (REST /v1/tasks). */
 export function registerTaskCommand(program: Command): void {
   const task = program.command('task').description('Submit, inspect and cancel tasks');
 
@@ -85,6 +86,18 @@ export function registerTaskCommand(program: Command): void {
     const body = await api.get<unknown>(`/v1/tasks${qs}`);
     const tasks = itemsOf<TaskRecord>(body);
     output(opts.json, body, () => (tasks.length === 0 ? 'No tasks.\n' : taskRows(tasks)));
+  });
+
+  withClientOptions(
+    task
+      .command('tree <id>')
+      .description(
+        'The delegation tree of a task (GET /v1/tasks/{id}/tree): status, agent, duration and cost of each task',
+      ),
+  ).action(async (id: string, opts: ClientOptions) => {
+    const api = new ApiClient(opts);
+    const tree = await api.get<TaskTreeNode>(`/v1/tasks/${enc(id)}/tree`);
+    output(opts.json, tree, () => renderTaskTree(tree));
   });
 
   withClientOptions(

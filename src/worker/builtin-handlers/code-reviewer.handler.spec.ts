@@ -3,7 +3,7 @@ import { agentDef, execContext } from '../../../test/support/worker-fixtures';
 import { ExecutionFailure } from '../executors/execution-error';
 import type { ReviewReport } from './code-review.analyzer';
 import { reviewSource } from './code-review.analyzer';
-import { codeReviewerHandler } from './code-reviewer.handler';
+import { codeReviewerHandler, type FannedOutReview } from './code-reviewer.handler';
 
 const SAMPLE = resolve(__dirname, '../../../test/fixtures/review-sample');
 const agent = agentDef({ name: 'code-reviewer', handler: 'code-reviewer' });
@@ -168,5 +168,39 @@ describe('code-reviewer builtin', () => {
       ['todo-comment', 3, undefined],
       ['undocumented-export', 6, 'default'],
     ]);
+  });
+
+  it('perModule: delegates one code-review per subdirectory and merges them with its own files', async () => {
+    const delegated: unknown[] = [];
+    const ctx = {
+      ...execContext(agent),
+      // The child runs the same handler, as a reviewer agent would through Switchyard.
+      delegate: async (capability: string, payload: unknown) => {
+        delegated.push({ capability, payload });
+        return handler(request(payload), execContext(agent));
+      },
+    };
+    const whole = (await handler(request({ path: 'src' }), execContext(agent))) as ReviewReport;
+    const fanned = (await handler(
+      request({ path: 'src', perModule: true }),
+      ctx,
+    )) as FannedOutReview;
+    expect(delegated).toEqual([{ capability: 'code-review', payload: { path: 'src/nested' } }]);
+    expect(fanned.modules).toEqual([
+      { path: 'src/nested', files: 1, findings: expect.any(Number), exports: expect.any(Number) },
+    ]);
+    expect(new Set(fanned.files)).toEqual(new Set(whole.files));
+    expect(fanned.summary).toEqual(whole.summary);
+    expect(fanned.findings).toHaveLength(whole.findings.length);
+  });
+
+  it('perModule: a failed module fails the review', async () => {
+    const ctx = {
+      ...execContext(agent),
+      delegate: () => Promise.reject(new ExecutionFailure('delegation_failed', 'child failed')),
+    };
+    await expect(handler(request({ path: 'src', perModule: true }), ctx)).rejects.toMatchObject({
+      type: 'delegation_failed',
+    });
   });
 });

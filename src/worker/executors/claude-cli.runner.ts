@@ -19,6 +19,8 @@ export interface ClaudeRunInput {
   agent: AgentDefinition;
   resumeSessionId?: string;
   switchyard?: { url: string; token: string };
+  /** What is left of the task's budget in USD (the SDK's `maxBudgetUsd`). */
+  maxBudgetUsd?: number;
   systemPromptMode: ExecutorOptions['claudeSystemPrompt'];
   /** Called on any output (resets the stall watchdog). */
   onActivity(): void;

@@ -49,6 +49,7 @@ export function sdkOptions(input: ClaudeRunInput): Options {
       permissionMode: agent.permissionMode as NonNullable<Options['permissionMode']>,
     }),
     ...(input.resumeSessionId && { resume: input.resumeSessionId }),
+    ...(input.maxBudgetUsd !== undefined && { maxBudgetUsd: input.maxBudgetUsd }),
     ...(input.switchyard && {
       mcpServers: {
         switchyard: {

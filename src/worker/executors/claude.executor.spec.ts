@@ -87,6 +87,15 @@ describe('claude executor mapping', () => {
     expect(off.join(' ')).not.toContain('mcp__switchyard');
   });
 
+  it('passes what is left of the budget as --max-budget-usd, and nothing without a budget', () => {
+    const agent = agentDef({ name: 'c', executor: 'claude' });
+    const args = buildClaudeArgs(agent, 'replace', { maxBudgetUsd: 0.25 });
+    const i = args.indexOf('--max-budget-usd');
+    expect(i).toBeGreaterThan(0);
+    expect(args[i + 1]).toBe('0.25');
+    expect(buildClaudeArgs(agent, 'replace', {})).not.toContain('--max-budget-usd');
+  });
+
   it('builds the prompt from the payload prompt, the payload and the inputs', () => {
     const prompt = buildClaudePrompt({
       taskId: 't',

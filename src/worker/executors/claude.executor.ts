@@ -307,6 +307,7 @@ export class ClaudeExecutor implements Executor {
         agent,
         resumeSessionId: resumeId,
         switchyard: agent.mcp !== false ? ctx.switchyard : undefined,
+        maxBudgetUsd: request.budgetLeftUsd,
         systemPromptMode: this.options.claudeSystemPrompt,
         onActivity: () => {
           lastOutput = Date.now();

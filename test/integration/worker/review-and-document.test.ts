@@ -4,7 +4,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { loadAgentDirectory } from '../../../src/agents/agent-loader';
 import { createWorkflowSchema, type CreateWorkflowInput } from '../../../src/queue/task.schemas';
 import { AgentRuntime } from '../../../src/worker/agent-runtime';
-import type { ReviewReport } from '../../../src/worker/builtin-handlers/code-review.analyzer';
+import type { FannedOutReview } from '../../../src/worker/builtin-handlers/code-reviewer.handler';
 import type { ClaudeOutput } from '../../../src/worker/executors/claude.executor';
 import type { ExecutionResult } from '../../../src/worker/executors/executor.types';
 import { testExecutorOptions } from '../../support/worker-fixtures';
@@ -80,15 +80,37 @@ describe('examples/workflows/review-and-document.json', () => {
       ['code-reviewer', 'builtin', 'code-reviewer'],
       ['doc-writer', 'builtin', 'doc-writer'],
     ]);
-    const runtime = new AgentRuntime(agents, {
+    // ctx.delegate as the control plane provides it, in process: the child goes to the agent
+    // with its capability and the parent gets its output (or its failure).
+    const delegated: { parent: string; capability: string; payload: unknown }[] = [];
+    let n = 0;
+    const runtime: AgentRuntime = new AgentRuntime(agents, {
       executorOptions: testExecutorOptions({ cwd: root }),
+      delegate: async (parent, capability, payload) => {
+        delegated.push({ parent: parent.taskId, capability, payload });
+        const agent = runtime.agents().find((a) => a.capabilities.includes(capability));
+        if (!agent) throw new Error(`no agent for ${capability}`);
+        const r = await runtime.run(agent.name, {
+          taskId: `${parent.taskId}-child-${n++}`,
+          attempt: 0,
+          capability,
+          payload,
+        });
+        if (!r.ok) throw new Error(r.error.message);
+        return r.output;
+      },
     });
     const results = await runWorkflow(runtime, WORKFLOW, 'wf-1');
+    // The reviewer fanned the review out: one delegated code-review per module of src/.
+    expect(delegated).toEqual([
+      { parent: 'wf-1-review', capability: 'code-review', payload: { path: 'src/nested' } },
+    ]);
 
     const review = results.get('review');
     expect(review?.ok).toBe(true);
-    const report = (review as { output: ReviewReport }).output;
+    const report = (review as { output: FannedOutReview }).output;
     expect(report.summary.findings).toBe(9);
+    expect(report.modules).toEqual([expect.objectContaining({ path: 'src/nested', files: 1 })]);
     expect(report.findings).toContainEqual(
       expect.objectContaining({
         file: 'src/nested/long.ts',
@@ -113,7 +135,7 @@ describe('examples/workflows/review-and-document.json', () => {
 
   it('runs with the executor: claude agents of examples/agents-claude (fake claude on PATH)', async () => {
     const { loaded, skipped } = await loadAgentDirectory(join(ROOT, 'examples/agents-claude'));
-    expect(skipped).toEqual([]);
+    expect(skipped.map((s) => s.file)).toEqual(['README.md']);
     expect(loaded.map((a) => [a.name, a.executor])).toEqual([
       ['code-reviewer', 'claude'],
       ['doc-writer', 'claude'],
