@@ -406,6 +406,9 @@ export class Cluster {
         WORKER_AGENT_TTL_SECONDS: '3',
         WORKER_DRAIN_TIMEOUT_MS: '1000',
         WORKER_KILL_GRACE_MS: '200',
+        // Where the worker's agents reach Switchyard (MCP / REST delegation): the control plane
+        // the test registers them through.
+        SWITCHYARD_URL: api.url,
         ...env,
       },
       cwd,

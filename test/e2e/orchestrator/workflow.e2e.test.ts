@@ -167,7 +167,14 @@ describe('2 control planes + 3 workers run workflows (e2e, real processes)', () 
     expect(md).toContain('# API overview and code review: src');
     expect(md).toContain('- **add** (function, line 2) — Adds two numbers.');
     expect(md).toContain('src/nested/long.ts');
-    await expectCompletedOnce([review.id, docs.id]);
+    // The reviewer fanned the review out per module (delegated children): each ran once too.
+    const tree = (await api2.get(`/v1/tasks/${review.id}/tree`)).body as {
+      children: { id: string; status: string; capability: string }[];
+    };
+    expect(tree.children.length).toBeGreaterThan(0);
+    for (const c of tree.children)
+      expect(c).toMatchObject({ status: 'COMPLETED', capability: 'code-review' });
+    await expectCompletedOnce([review.id, docs.id, ...tree.children.map((c) => c.id)]);
   });
 
   it('runs a 100-task random DAG submitted to cp2: all complete, in dependency order, once', async () => {
