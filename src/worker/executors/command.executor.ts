@@ -39,6 +39,13 @@ export function agentInput(request: ExecutionRequest): CommandAgentInput {
  * exits 0. A non-zero exit fails with the stderr tail; stdout that is not JSON fails with
  * `bad_output`; stdout/stderr over their caps fail with `output_too_large`. On timeout or abort
  * the group gets SIGTERM, then SIGKILL after the grace period; nothing is left running.
+ *
+ * Safe by construction: the argv is exactly the agent file's `command` list; task data (payload,
+ * inputs, ids) reaches the process only on stdin, never in argv, so it can never become an
+ * option of the agent's program. An agent script that turns payload data into arguments of
+ * another program must follow the rules in docs/SECURITY.md ("How payload data may reach a
+ * process"): operands only, after `--`, no leading `-`, no control characters, paths confined to
+ * the working directory (the example test-runner does exactly that).
  */
 export class CommandExecutor implements Executor {
   readonly kind = 'command' as const;
