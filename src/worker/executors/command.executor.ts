@@ -7,7 +7,7 @@ import type {
   ExecutionResult,
   Executor,
 } from './executor.types';
-import { INHERITED_ENV, minimalEnv, runProcess, tail } from './process-runner';
+import { agentProcessEnv, runProcess, tail } from './process-runner';
 
 /** What a command agent reads on stdin (one JSON document, then EOF). */
 export interface CommandAgentInput {
@@ -60,6 +60,8 @@ export class CommandExecutor implements Executor {
       | 'commandMaxStderrBytes'
       | 'env'
       | 'cwd'
+      | 'passEnv'
+      | 'runAs'
     >,
   ) {}
 
@@ -81,19 +83,23 @@ export class CommandExecutor implements Executor {
       const run = await runProcess({
         argv: [...this.argv],
         stdin: JSON.stringify(input),
-        env: minimalEnv(this.options.env, INHERITED_ENV, {
-          SWITCHYARD_TASK_ID: request.taskId,
-          SWITCHYARD_ATTEMPT: String(request.attempt),
-          SWITCHYARD_CAPABILITY: request.capability,
-          SWITCHYARD_AGENT: ctx.agent.name,
-          ...(ctx.switchyard
-            ? {
-                SWITCHYARD_URL: ctx.switchyard.url,
-                SWITCHYARD_TASK_TOKEN: ctx.switchyard.token,
-              }
-            : {}),
+        env: agentProcessEnv(this.options.env, {
+          passEnv: [...this.options.passEnv, ...(ctx.agent.passEnv ?? [])],
+          extra: {
+            SWITCHYARD_TASK_ID: request.taskId,
+            SWITCHYARD_ATTEMPT: String(request.attempt),
+            SWITCHYARD_CAPABILITY: request.capability,
+            SWITCHYARD_AGENT: ctx.agent.name,
+            ...(ctx.switchyard
+              ? {
+                  SWITCHYARD_URL: ctx.switchyard.url,
+                  SWITCHYARD_TASK_TOKEN: ctx.switchyard.token,
+                }
+              : {}),
+          },
         }),
         cwd: this.options.cwd,
+        runAs: this.options.runAs,
         signal: scoped.signal,
         killGraceMs: this.options.killGraceMs,
         maxStdoutBytes: this.options.commandMaxOutputBytes,
