@@ -145,7 +145,7 @@ export const workerSection = defineSection('worker', 'Agent worker', {
       .regex(/^\d+(:\d+)?$/, 'a numeric uid or uid:gid')
       .transform((v) => {
         const [uid, gid] = v.split(':').map(Number);
-        return { uid: uid!, ...(gid !== undefined && { gid }) };
+        return { uid: uid, ...(gid !== undefined && { gid }) };
       })
       .optional(),
     'Run command/claude agent processes as this OS user (numeric uid or uid:gid; the worker must run as root): they then cannot read the worker\'s files, /proc/<worker>/environ or signal the worker',
