@@ -148,7 +148,7 @@ export const workerSection = defineSection('worker', 'Agent worker', {
         return { uid: uid, ...(gid !== undefined && { gid }) };
       })
       .optional(),
-    'Run command/claude agent processes as this OS user (numeric uid or uid:gid; the worker must run as root): they then cannot read the worker\'s files, /proc/<worker>/environ or signal the worker',
+    "Run command/claude agent processes as this OS user (numeric uid or uid:gid; the worker must run as root): they then cannot read the worker's files, /proc/<worker>/environ or signal the worker",
   ),
   reportsDir: field(
     'WORKER_REPORTS_DIR',
