@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
 import { z } from 'zod';
 import { ConfigService } from '../config/config.service';
+import { PLACEHOLDER_TOKENS } from '../config/sections/auth.config';
 import type { Principal } from './principal.type';
 import { Role } from './role.enum';
 
@@ -123,6 +124,20 @@ export class ApiKeyService {
   }
 
   private parse(source: string, text: string): ApiKeyEntry[] {
+    const entries = this.parseEntries(source, text);
+    // Only hashes are configured: a key is a known placeholder when its hash is one's hash.
+    const placeholders = new Set(PLACEHOLDER_TOKENS.map(hashToken));
+    for (const key of entries) {
+      if (placeholders.has(key.sha256.toLowerCase())) {
+        throw new ApiKeyConfigError(
+          `${source}: key '${key.name}' is the hash of a placeholder token from the docs; generate a real one`,
+        );
+      }
+    }
+    return entries;
+  }
+
+  private parseEntries(source: string, text: string): ApiKeyEntry[] {
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import { ApiKeyService } from '../auth/api-key.service';
+import { AuthFailureLimiter } from '../auth/auth-failure-limiter.service';
 import { bearerToken } from '../auth/auth.guard';
 import type { Principal } from '../auth/principal.type';
 import { Role } from '../auth/role.enum';
@@ -67,6 +68,7 @@ export class LiveGateway
     private readonly events: EventsService,
     private readonly fanout: LiveFanoutService,
     private readonly metrics: MetricsService,
+    private readonly limiter: AuthFailureLimiter,
   ) {}
 
   onModuleInit(): void {
@@ -203,8 +205,20 @@ export class LiveGateway
   }
 
   private authenticate(conn: LiveConnection, token: string): void {
+    const address = this.addressOf.get(conn.ws) ?? 'unknown';
+    if (!this.keys.disabled && this.limiter.retryAfterSeconds(address, 'ws') > 0) {
+      conn.sendControl({
+        type: 'error',
+        code: 'TOO_MANY_REQUESTS',
+        message: 'too many failed authentications from this address',
+      });
+      this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
+      conn.close(LIVE_CLOSE.unauthenticated, 'too many failed authentications');
+      return;
+    }
     const principal = this.keys.verify(token);
     if (!principal) {
+      this.limiter.fail(address, 'ws');
       conn.sendControl({ type: 'error', code: 'UNAUTHENTICATED', message: 'Invalid API token' });
       this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
       conn.close(LIVE_CLOSE.unauthenticated, 'invalid token');
