@@ -20,7 +20,7 @@ export const PLACEHOLDER_TOKENS: readonly string[] = [
 
 export function isPlaceholderToken(token: string): boolean {
   const t = token.trim().toLowerCase();
-  return PLACEHOLDER_TOKENS.includes(t) || /^(change|replace)[-_]?me/.test(t) || /^x+$/.test(t);
+  return PLACEHOLDER_TOKENS.includes(t) || /^(change|replace)[-_]?me/.test(t);
 }
 
 export const authSection = defineSection('auth', 'Authentication', {
