@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Optional, Req, Res } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
@@ -21,7 +21,8 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly memory: MemoryHealthIndicator,
     private readonly readiness: ReadinessRegistry,
-    private readonly keys: ApiKeyService,
+    // Absent in the worker process (no API keys there): its probes show the public view.
+    @Optional() private readonly keys?: ApiKeyService,
   ) {}
 
   @Get('live')
@@ -42,7 +43,9 @@ export class HealthController {
   async ready(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const { ready, checks } = await this.readiness.run();
     const token = bearerToken(request.headers.authorization);
-    const authenticated = this.keys.disabled || (token !== undefined && !!this.keys.verify(token));
+    const keys = this.keys;
+    const authenticated =
+      keys !== undefined && (keys.disabled || (token !== undefined && !!keys.verify(token)));
     await reply.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).send({
       status: ready ? 'ok' : 'error',
       checks: authenticated ? checks : publicView(checks),
