@@ -63,6 +63,8 @@ export const MATRIX: Record<string, Record<Caller, Outcome>> = {
   'GET /v1/tasks': READ,
   'GET /v1/tasks/{id}': READ,
   'GET /v1/tasks/{id}/tree': READ,
+  'GET /v1/tasks/{id}/progress': READ,
+  'GET /v1/report': READ,
   'POST /v1/tasks/{id}/cancel': WRITE,
   'POST /v1/workflows': WRITE,
   'GET /v1/workflows': READ,
