@@ -36,6 +36,11 @@ export interface AgentDefinition {
   resume?: boolean;
   /** Claude Code's `isolation: worktree`: each task runs in its own git worktree (see docs/WORKER.md). */
   isolation?: 'worktree' | 'none';
+  /**
+   * Environment variable names this agent's process inherits from the worker besides the
+   * allow-list (command/claude executors; see docs/SECURITY.md).
+   */
+  passEnv?: string[];
   /** The Markdown body: the agent's system prompt. */
   systemPrompt: string;
   /** Path of the definition file, relative to the directory that was scanned. */

@@ -24,6 +24,7 @@ const TYPED_KEYS = new Set([
   'mcp',
   'resume',
   'isolation',
+  'passEnv',
 ]);
 
 /** Front-matter keys Claude Code itself reads that we keep in `extra` without a warning. */
@@ -155,6 +156,7 @@ export function parseAgentFile(
     ...(keys.mcp !== undefined && { mcp: keys.mcp }),
     ...(keys.resume !== undefined && { resume: keys.resume }),
     ...(keys.isolation !== undefined && { isolation: keys.isolation }),
+    ...(keys.passEnv !== undefined && { passEnv: keys.passEnv }),
     systemPrompt: frontMatter.body.trim(),
     file,
     path,

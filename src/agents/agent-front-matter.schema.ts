@@ -36,6 +36,14 @@ export const agentFrontMatterSchema = z
       .int('must be an integer ≥ 1')
       .min(1, 'must be an integer ≥ 1')
       .optional(),
+    passEnv: z
+      .array(
+        z
+          .string({ error: 'entries must be strings' })
+          .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'entries must be environment variable names'),
+        { error: 'must be a list of environment variable names' },
+      )
+      .optional(),
     timeoutSeconds: z
       .number({ error: 'must be a positive number' })
       .positive('must be a positive number')

@@ -3,8 +3,13 @@ import { readFileSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
 import { z } from 'zod';
 import { ConfigService } from '../config/config.service';
+import { PLACEHOLDER_TOKENS } from '../config/sections/auth.config';
 import type { Principal } from './principal.type';
 import { Role } from './role.enum';
+
+/** Limits of an agent key when the key does not set its own. */
+export const AGENT_KEY_DEFAULT_MAX_LOAD = 100;
+export const AGENT_KEY_DEFAULT_MAX_TTL_SECONDS = 300;
 
 const apiKeySchema = z
   .strictObject({
@@ -14,11 +19,24 @@ const apiKeySchema = z
     }),
     sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex characters (sha256 of the token)'),
     agentId: z.string().min(1).optional(),
+    capabilities: z
+      .array(z.string().min(1).max(128))
+      .max(100)
+      .optional()
+      .describe('agent keys: the only capabilities the agent may register (none when absent)'),
+    maxLoad: z.number().int().min(1).max(1_000_000).optional(),
+    maxTtlSeconds: z.number().int().min(1).max(86_400).optional(),
   })
   .refine((k) => k.role !== Role.Agent || k.agentId !== undefined, {
     message: 'an agent key needs agentId',
     path: ['agentId'],
-  });
+  })
+  .refine(
+    (k) =>
+      k.role === Role.Agent ||
+      (k.capabilities === undefined && k.maxLoad === undefined && k.maxTtlSeconds === undefined),
+    { message: 'capabilities, maxLoad and maxTtlSeconds apply to agent keys only' },
+  );
 
 export const apiKeyListSchema = z.array(apiKeySchema);
 export type ApiKeyEntry = z.infer<typeof apiKeySchema>;
@@ -59,7 +77,19 @@ export class ApiKeyService {
           name: key.name,
           role: key.role,
           agentId: key.agentId,
+          ...(key.role === Role.Agent && {
+            agentLimits: {
+              capabilities: key.capabilities ?? [],
+              maxLoad: key.maxLoad ?? AGENT_KEY_DEFAULT_MAX_LOAD,
+              maxTtlSeconds: key.maxTtlSeconds ?? AGENT_KEY_DEFAULT_MAX_TTL_SECONDS,
+            },
+          }),
         });
+        if (key.role === Role.Agent && !key.capabilities?.length) {
+          this.logger.warn(
+            `${source}: agent key '${key.name}' lists no capabilities, so it cannot register its agent`,
+          );
+        }
       }
     }
     if (this.disabled) {
@@ -94,6 +124,20 @@ export class ApiKeyService {
   }
 
   private parse(source: string, text: string): ApiKeyEntry[] {
+    const entries = this.parseEntries(source, text);
+    // Only hashes are configured: a key is a known placeholder when its hash is one's hash.
+    const placeholders = new Set(PLACEHOLDER_TOKENS.map(hashToken));
+    for (const key of entries) {
+      if (placeholders.has(key.sha256.toLowerCase())) {
+        throw new ApiKeyConfigError(
+          `${source}: key '${key.name}' is the hash of a placeholder token from the docs; generate a real one`,
+        );
+      }
+    }
+    return entries;
+  }
+
+  private parseEntries(source: string, text: string): ApiKeyEntry[] {
     let json: unknown;
     try {
       json = JSON.parse(text);

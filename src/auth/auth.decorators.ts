@@ -23,6 +23,12 @@ export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
  */
 export const AgentScoped = (param = 'id'): MethodDecorator => SetMetadata(AGENT_SCOPE_KEY, param);
 
+/**
+ * For `agent` tokens: the route does not act on any agent (e.g. `GET /v1/whoami`), so an agent
+ * token may call it when its role is allowed.
+ */
+export const NotAgentScoped = (): MethodDecorator => SetMetadata(AGENT_SCOPE_KEY, false);
+
 export interface AuthenticatedRequest extends FastifyRequest {
   principal?: Principal;
 }

@@ -4,6 +4,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
 import { ApiKeyService } from './api-key.service';
+import { AuthFailureLimiter } from './auth-failure-limiter.service';
 import { AGENT_SCOPE_KEY, AuthenticatedRequest, PUBLIC_KEY, ROLES_KEY } from './auth.decorators';
 import type { Principal } from './principal.type';
 import { Role } from './role.enum';
@@ -37,6 +38,7 @@ export class AuthGuard implements CanActivate {
     private readonly config: ConfigService,
     private readonly credentials: TaskCredentialService,
     private readonly scope: TaskScopePolicy,
+    private readonly limiter: AuthFailureLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -44,7 +46,8 @@ export class AuthGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const path = req.url.split('?')[0] ?? '';
+    // The matched route, not the raw URL (which may be percent-encoded).
+    const path = req.routeOptions.url ?? req.url.split('?')[0] ?? '';
     if (path === '/metrics' && !this.config.http.metricsRequireAuth) return true;
 
     const principal = await this.authenticate(req);
@@ -68,8 +71,11 @@ export class AuthGuard implements CanActivate {
       );
     }
     if (principal.role === Role.Agent) {
-      const param = this.reflector.get<string | undefined>(AGENT_SCOPE_KEY, context.getHandler());
-      this.checkAgentScope(req, principal, param);
+      const param = this.reflector.get<string | false | undefined>(
+        AGENT_SCOPE_KEY,
+        context.getHandler(),
+      );
+      if (param !== false) this.checkAgentScope(req, principal, param);
     }
     return true;
   }
@@ -81,14 +87,26 @@ export class AuthGuard implements CanActivate {
       return this.credentials.authenticate(taskToken);
     }
     if (this.keys.disabled) return this.keys.verify('')!;
+    const retryAfter = this.limiter.retryAfterSeconds(req.ip, 'http');
+    if (retryAfter > 0) {
+      throw new AppException(
+        ErrorCode.TooManyRequests,
+        `Too many failed authentications from this address; try again in ${retryAfter} s`,
+        { retryAfterSeconds: retryAfter },
+      );
+    }
     if (!token) {
+      this.limiter.fail(req.ip, 'http');
       throw new AppException(
         ErrorCode.Unauthenticated,
         'Missing bearer token: send "Authorization: Bearer <token>"',
       );
     }
     const principal = this.keys.verify(token);
-    if (!principal) throw new AppException(ErrorCode.Unauthenticated, 'Invalid API token');
+    if (!principal) {
+      this.limiter.fail(req.ip, 'http');
+      throw new AppException(ErrorCode.Unauthenticated, 'Invalid API token');
+    }
     return principal;
   }
 

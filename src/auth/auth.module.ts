@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyService } from './api-key.service';
+import { AuthFailureLimiter } from './auth-failure-limiter.service';
 import { AuthGuard } from './auth.guard';
 import { TaskCredentialService } from './task-credential.service';
 import { TaskDirectory } from './task-directory';
@@ -12,11 +13,12 @@ import { WhoAmIController } from './whoami.controller';
   controllers: [WhoAmIController],
   providers: [
     ApiKeyService,
+    AuthFailureLimiter,
     TaskDirectory,
     TaskCredentialService,
     TaskScopePolicy,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
-  exports: [ApiKeyService, TaskCredentialService, TaskScopePolicy],
+  exports: [ApiKeyService, AuthFailureLimiter, TaskCredentialService, TaskScopePolicy],
 })
 export class AuthModule {}

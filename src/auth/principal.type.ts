@@ -10,4 +10,16 @@ export interface Principal {
   agentId?: string;
   /** Set for task credentials (role `task`): the task and tree it is scoped to. */
   task?: TaskCredentialClaims;
+  /** Set for `agent` tokens: what the agent may claim when it registers and heartbeats. */
+  agentLimits?: AgentKeyLimits;
+}
+
+/** What an agent key lets its agent claim in the registry (outside it: 403). */
+export interface AgentKeyLimits {
+  /** The only capabilities it may register (empty: it may not register). */
+  capabilities: readonly string[];
+  /** Highest `maxLoad` it may register or heartbeat. */
+  maxLoad: number;
+  /** Highest `ttlSeconds` it may register. */
+  maxTtlSeconds: number;
 }

@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { CurrentPrincipal, Roles } from './auth.decorators';
+import { CurrentPrincipal, NotAgentScoped, Roles } from './auth.decorators';
 import type { Principal } from './principal.type';
 import { ALL_ROLES, Role } from './role.enum';
 
@@ -15,6 +15,7 @@ class WhoAmIDto extends createZodDto(
 export class WhoAmIController {
   @Get()
   @Roles(...ALL_ROLES, Role.Task)
+  @NotAgentScoped()
   @ApiOperation({ summary: "The caller's key name, role and (for agent keys) agent id" })
   @ApiOkResponse({ type: WhoAmIDto })
   whoami(@CurrentPrincipal() principal: Principal): WhoAmIDto {

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -8,7 +9,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AgentScoped, Roles } from '../auth/auth.decorators';
+import { assertWithinAgentKeyLimits } from '../auth/agent-key-limits.util';
+import { AgentScoped, CurrentPrincipal, Roles } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal.type';
 import { Role } from '../auth/role.enum';
 import type { Page } from '../common/http/pagination';
 import type { AgentRecord } from './agent-record.type';
@@ -38,11 +41,18 @@ export class AgentsController {
     summary: 'Register an agent (idempotent by id: 201 when new, 200 when it updated the record)',
   })
   @ApiCreatedResponse({ type: AgentRecordDto, description: 'Registered' })
+  @ApiForbiddenResponse({
+    description:
+      "An agent token claiming another id, a capability not on its key's list, or a maxLoad/ttlSeconds above the key's limits",
+  })
   @ApiOkResponse({ type: AgentRecordDto, description: 'Already registered; record updated' })
   async register(
     @Body() body: RegisterAgentDto,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<AgentRecord> {
+    // An agent key claims only what it lists; the default maxLoad (1) is within every limit.
+    assertWithinAgentKeyLimits(principal, body);
     const { agent, created } = await this.discovery.register(body);
     void reply.status(created ? 201 : 200);
     return agent;
@@ -76,7 +86,12 @@ export class AgentsController {
   })
   @ApiOkResponse({ type: AgentRecordDto })
   @ApiNotFoundResponse({ description: 'Unknown or expired: register again' })
-  heartbeat(@Param() params: AgentIdParamDto, @Body() body: HeartbeatDto): Promise<AgentRecord> {
+  heartbeat(
+    @Param() params: AgentIdParamDto,
+    @Body() body: HeartbeatDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<AgentRecord> {
+    assertWithinAgentKeyLimits(principal, { maxLoad: body.maxLoad });
     return this.discovery.heartbeat(params.id, body);
   }
 

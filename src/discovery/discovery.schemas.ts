@@ -47,7 +47,14 @@ export const registerAgentSchema = z.strictObject({
   healthScore: healthScoreSchema.optional().describe('Default 1 (kept on re-registration)'),
   executor: z.string().min(1).max(64).optional(),
   model: z.string().min(1).max(200).optional(),
-  workerId: z.string().min(1).max(200).optional(),
+  workerId: z
+    .string()
+    .regex(
+      AGENT_ID_PATTERN,
+      'must be 1-128 characters of letters, digits and . _ : @ -, starting with a letter or digit',
+    )
+    .optional()
+    .describe('Worker hosting the agent (it names a bus address: same rules as an agent id)'),
   metadata: metadataSchema.optional(),
   ttlSeconds: z
     .number()

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import { ApiKeyService } from '../auth/api-key.service';
+import { AuthFailureLimiter } from '../auth/auth-failure-limiter.service';
 import { bearerToken } from '../auth/auth.guard';
 import type { Principal } from '../auth/principal.type';
 import { Role } from '../auth/role.enum';
@@ -51,7 +52,11 @@ export class LiveGateway
 {
   private readonly logger = new Logger(LiveGateway.name);
   private readonly connections = new Map<WebSocket, LiveConnection>();
+  /** Connections still without a principal (waiting for their `auth` message), with their deadline. */
   private readonly authTimers = new Map<WebSocket, NodeJS.Timeout>();
+  /** Remote address of every open connection, and how many each address holds. */
+  private readonly addressOf = new Map<WebSocket, string>();
+  private readonly perAddress = new Map<string, { open: number; unauthenticated: number }>();
   private heartbeat?: NodeJS.Timeout;
   private unsubscribe?: () => void;
   private connectionCounter = 0;
@@ -63,6 +68,7 @@ export class LiveGateway
     private readonly events: EventsService,
     private readonly fanout: LiveFanoutService,
     private readonly metrics: MetricsService,
+    private readonly limiter: AuthFailureLimiter,
   ) {}
 
   onModuleInit(): void {
@@ -112,24 +118,45 @@ export class LiveGateway
         slowClientGraceMs: g.slowClientGraceMs,
       },
     );
-    if (this.connections.size >= g.maxClients) {
-      this.metrics.liveClientsClosed.inc({ reason: 'too_many_clients' });
-      conn.close(LIVE_CLOSE.tryAgainLater, `too many clients (LIVE_MAX_CLIENTS=${g.maxClients})`);
+    const token = tokenFromRequest(request);
+    const pending = token === undefined && !this.keys.disabled;
+    const address = request.socket.remoteAddress ?? 'unknown';
+    const mine = this.perAddress.get(address) ?? { open: 0, unauthenticated: 0 };
+    // Sockets without a token have their own small cap (and a short deadline), so a flood of
+    // them never locks out clients that authenticate; every address has its own caps too.
+    const refusal =
+      mine.open >= g.maxClientsPerIp
+        ? `too many connections from one address (LIVE_MAX_CLIENTS_PER_IP=${g.maxClientsPerIp})`
+        : pending && mine.unauthenticated >= g.maxUnauthenticatedPerIp
+          ? `too many connections without a token from one address (LIVE_MAX_UNAUTHENTICATED_PER_IP=${g.maxUnauthenticatedPerIp})`
+          : pending && this.authTimers.size >= g.maxUnauthenticated
+            ? `too many connections without a token (LIVE_MAX_UNAUTHENTICATED=${g.maxUnauthenticated})`
+            : !pending && this.authenticatedCount() >= g.maxClients
+              ? `too many clients (LIVE_MAX_CLIENTS=${g.maxClients})`
+              : undefined;
+    if (refusal) {
+      this.metrics.liveClientsClosed.inc({
+        reason: pending ? 'too_many_unauthenticated' : 'too_many_clients',
+      });
+      conn.close(LIVE_CLOSE.tryAgainLater, refusal);
       return;
     }
+    mine.open++;
+    if (pending) mine.unauthenticated++;
+    this.perAddress.set(address, mine);
+    this.addressOf.set(ws, address);
     this.connections.set(ws, conn);
     this.metrics.liveClients.set(this.connections.size);
     ws.on('pong', () => (conn.awaitingPong = false));
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
 
-    const token = tokenFromRequest(request);
-    if (token !== undefined || this.keys.disabled) {
+    if (!pending) {
       this.authenticate(conn, token ?? '');
       return;
     }
     conn.sendControl({ type: 'auth_required', timeoutMs: g.authTimeoutMs });
     const timer = setTimeout(() => {
-      this.authTimers.delete(ws);
+      this.clearPending(ws);
       if (!conn.principal) {
         this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
         conn.close(
@@ -151,20 +178,64 @@ export class LiveGateway
     }
     this.connections.delete(ws);
     this.metrics.liveClients.set(this.connections.size);
-    clearTimeout(this.authTimers.get(ws));
+    this.clearPending(ws);
+    const address = this.addressOf.get(ws);
+    this.addressOf.delete(ws);
+    const mine = address === undefined ? undefined : this.perAddress.get(address);
+    if (address !== undefined && mine) {
+      mine.open--;
+      if (mine.open <= 0) this.perAddress.delete(address);
+    }
+  }
+
+  /** Connections with a principal. */
+  private authenticatedCount(): number {
+    return this.connections.size - this.authTimers.size;
+  }
+
+  /** The connection is no longer waiting for its `auth` message (authenticated or gone). */
+  private clearPending(ws: WebSocket): void {
+    const timer = this.authTimers.get(ws);
+    if (timer === undefined) return;
+    clearTimeout(timer);
     this.authTimers.delete(ws);
+    const address = this.addressOf.get(ws);
+    const mine = address === undefined ? undefined : this.perAddress.get(address);
+    if (mine) mine.unauthenticated--;
   }
 
   private authenticate(conn: LiveConnection, token: string): void {
+    const address = this.addressOf.get(conn.ws) ?? 'unknown';
+    if (!this.keys.disabled && this.limiter.retryAfterSeconds(address, 'ws') > 0) {
+      conn.sendControl({
+        type: 'error',
+        code: 'TOO_MANY_REQUESTS',
+        message: 'too many failed authentications from this address',
+      });
+      this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
+      conn.close(LIVE_CLOSE.unauthenticated, 'too many failed authentications');
+      return;
+    }
     const principal = this.keys.verify(token);
     if (!principal) {
+      this.limiter.fail(address, 'ws');
       conn.sendControl({ type: 'error', code: 'UNAUTHENTICATED', message: 'Invalid API token' });
       this.metrics.liveClientsClosed.inc({ reason: 'unauthenticated' });
       conn.close(LIVE_CLOSE.unauthenticated, 'invalid token');
       return;
     }
-    clearTimeout(this.authTimers.get(conn.ws));
-    this.authTimers.delete(conn.ws);
+    // Checked while the connection still counts as pending, so the count excludes it.
+    const full =
+      this.authTimers.has(conn.ws) && this.authenticatedCount() >= this.config.gateway.maxClients;
+    this.clearPending(conn.ws);
+    if (full) {
+      this.metrics.liveClientsClosed.inc({ reason: 'too_many_clients' });
+      conn.close(
+        LIVE_CLOSE.tryAgainLater,
+        `too many clients (LIVE_MAX_CLIENTS=${this.config.gateway.maxClients})`,
+      );
+      return;
+    }
     conn.principal = principal;
     conn.sendControl({
       type: 'welcome',

@@ -26,6 +26,22 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
+/**
+ * A URL for the logs: the path, and the query's parameter names with their values redacted
+ * (`?token=...` on any route would otherwise write a bearer token into every log line).
+ */
+export function redactUrl(url: string | undefined): string {
+  if (!url) return '';
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const names = url
+    .slice(q + 1)
+    .split('&')
+    .filter((p) => p.length > 0)
+    .map((p) => `${p.split('=')[0].slice(0, 64)}=[redacted]`);
+  return `${url.slice(0, q)}?${names.join('&')}`;
+}
+
 /** nestjs-pino settings: JSON lines, request id on each line, secrets redacted, trace ids mixed in. */
 export function loggerParams(config: ConfigService): Params {
   return {
@@ -43,7 +59,7 @@ export function loggerParams(config: ConfigService): Params {
         req: (req: { id: string; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: redactUrl(req.url),
         }),
       },
     },

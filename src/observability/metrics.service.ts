@@ -271,4 +271,14 @@ export class MetricsService {
         labelNames: ['collector'],
       }),
   );
+  readonly authFailures = getOrCreate(
+    this.registry,
+    'auth_failures_total',
+    () =>
+      new Counter({
+        name: 'auth_failures_total',
+        help: 'Requests with a missing or invalid token (rejected), and ones refused because their address failed too often (rate_limited)',
+        labelNames: ['transport', 'outcome'],
+      }),
+  );
 }

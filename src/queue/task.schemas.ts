@@ -2,10 +2,16 @@ import { z } from 'zod';
 import { paginationQuery } from '../common/http/pagination';
 import { Priority, TaskStatus } from './task.types';
 
-/** Task ids: client-chosen or generated; used inside Redis keys and BullMQ job ids. */
+/**
+ * Task ids: client-chosen or generated; used inside Redis keys and BullMQ job ids. They start
+ * with a letter or digit like every other id, so `.` and `..` (path segments) are refused.
+ */
 export const taskIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
 
 const refSchema = z
   .string()

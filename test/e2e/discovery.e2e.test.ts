@@ -11,7 +11,13 @@ import { auth, startTestApp, type TestApp } from '../support/test-app';
 const AGENT_TOKEN = 'agent-token-for-reviewer-0123456789';
 const VIEWER_TOKEN = 'viewer-token-0123456789-0123456789';
 const API_KEYS = JSON.stringify([
-  { name: 'agent:reviewer', role: 'agent', sha256: hashToken(AGENT_TOKEN), agentId: 'reviewer' },
+  {
+    name: 'agent:reviewer',
+    role: 'agent',
+    sha256: hashToken(AGENT_TOKEN),
+    agentId: 'reviewer',
+    capabilities: ['review'],
+  },
   { name: 'viewer', role: 'viewer', sha256: hashToken(VIEWER_TOKEN) },
 ]);
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config';
 import { ApiClient } from '../api-client';
@@ -96,6 +96,8 @@ export function registerDemoCommand(program: Command): void {
       const env: Record<string, string | undefined> = { ...process.env };
       env.SWITCHYARD_ADMIN_TOKEN ??= `demo-${randomBytes(16).toString('hex')}`;
       env.REDIS_KEY_PREFIX ??= 'sy-demo:';
+      // The doc-writer writes only under WORKER_REPORTS_DIR: let it write where --out points.
+      env.WORKER_REPORTS_DIR ??= dirname(resolve(opts.out));
       env.BUS_NAMESPACE ??= 'sy-demo';
       env.LOG_LEVEL ??= 'warn';
       env.PORT = String(await freePort(Number(env.PORT ?? 3000)));
@@ -174,7 +176,8 @@ export function registerDemoCommand(program: Command): void {
         ) as { tasks: { ref: string; payload?: Record<string, unknown> }[] };
         for (const t of workflow.tasks) {
           if (t.ref === 'review') t.payload = { ...t.payload, path: resolve(opts.path) };
-          if (t.ref === 'docs') t.payload = { ...t.payload, outPath: resolve(opts.out) };
+          if (t.ref === 'docs')
+            t.payload = { ...t.payload, outPath: resolve(opts.out), overwrite: true };
         }
         say(
           `Submitting review-and-document: review ${resolve(opts.path)} per module (delegated), then write the report.`,

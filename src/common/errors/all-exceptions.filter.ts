@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import { redactUrl } from '../../observability/logging';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from './error-body.type';
 import { toMappedError } from './to-error-body.util';
@@ -27,7 +28,7 @@ export function sendError(
   const requestId = String(request.id);
   if (mapped.unexpected) {
     logger.error(
-      { err: exception, requestId, method: request.method, url: request.url },
+      { err: exception, requestId, method: request.method, url: redactUrl(request.url) },
       'unhandled error while serving request',
     );
   }

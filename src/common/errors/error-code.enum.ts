@@ -13,6 +13,9 @@ export enum ErrorCode {
   PreconditionFailed = 'PRECONDITION_FAILED',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
+  UriTooLong = 'URI_TOO_LONG',
+  HeadersTooLarge = 'HEADERS_TOO_LARGE',
+  RequestTimeout = 'REQUEST_TIMEOUT',
   PreconditionRequired = 'PRECONDITION_REQUIRED',
   TooManyRequests = 'TOO_MANY_REQUESTS',
   Internal = 'INTERNAL',
@@ -43,6 +46,12 @@ export function httpStatusFor(code: ErrorCode): number {
       return 413;
     case ErrorCode.UnsupportedMediaType:
       return 415;
+    case ErrorCode.UriTooLong:
+      return 414;
+    case ErrorCode.HeadersTooLarge:
+      return 431;
+    case ErrorCode.RequestTimeout:
+      return 408;
     case ErrorCode.PreconditionRequired:
       return 428;
     case ErrorCode.TooManyRequests:
@@ -82,6 +91,12 @@ export function errorCodeForStatus(status: number): ErrorCode {
       return ErrorCode.PayloadTooLarge;
     case 415:
       return ErrorCode.UnsupportedMediaType;
+    case 414:
+      return ErrorCode.UriTooLong;
+    case 431:
+      return ErrorCode.HeadersTooLarge;
+    case 408:
+      return ErrorCode.RequestTimeout;
     case 428:
       return ErrorCode.PreconditionRequired;
     case 429:

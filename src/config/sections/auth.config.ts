@@ -1,10 +1,38 @@
 import { z } from 'zod';
 import { bool, defineSection, field, int, list } from '../config-field.util';
 
+/**
+ * Tokens that appear in our docs and examples (and common stand-ins): a deployment that copied
+ * one would be open to anyone who read them, so boot refuses them.
+ */
+export const PLACEHOLDER_TOKENS: readonly string[] = [
+  'change-me-to-a-long-random-secret',
+  'change-me',
+  'changeme',
+  'replace-me',
+  'secret',
+  'password',
+  'token',
+  'admin',
+  'your-token-here',
+  'dev-admin-token',
+];
+
+export function isPlaceholderToken(token: string): boolean {
+  const t = token.trim().toLowerCase();
+  return PLACEHOLDER_TOKENS.includes(t) || /^(change|replace)[-_]?me/.test(t);
+}
+
 export const authSection = defineSection('auth', 'Authentication', {
   adminToken: field(
     'SWITCHYARD_ADMIN_TOKEN',
-    z.string().min(16, 'must be at least 16 characters').optional(),
+    z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .refine((t) => !isPlaceholderToken(t), {
+        message: 'is a placeholder from the docs: generate one, e.g. `openssl rand -hex 32`',
+      })
+      .optional(),
     'A bearer token with the admin role (hashed in memory at boot)',
     { example: 'change-me-to-a-long-random-secret', secret: true },
   ),
@@ -18,6 +46,16 @@ export const authSection = defineSection('auth', 'Authentication', {
     'SWITCHYARD_API_KEYS_FILE',
     z.string().optional(),
     'Path to a JSON file with the same shape as SWITCHYARD_API_KEYS',
+  ),
+  failureLimit: field(
+    'AUTH_FAILURE_LIMIT',
+    int(1).default(30),
+    'Failed authentications (401, REST and WebSocket) one address may make per AUTH_FAILURE_WINDOW_SECONDS; beyond that its requests get 429 until the window ends',
+  ),
+  failureWindowSeconds: field(
+    'AUTH_FAILURE_WINDOW_SECONDS',
+    int(1).default(60),
+    'Window of AUTH_FAILURE_LIMIT',
   ),
   disabled: field(
     'AUTH_DISABLED',

@@ -7,6 +7,21 @@ export const gatewaySection = defineSection('gateway', 'Live feed (WebSocket /v1
     int(1).default(1000),
     'WebSocket clients one instance accepts at once; more are closed with 1013 (try again later)',
   ),
+  maxUnauthenticated: field(
+    'LIVE_MAX_UNAUTHENTICATED',
+    int(1).default(20),
+    'Connections without a token yet (waiting for their {"type":"auth"}) one instance holds at once; more are closed with 1013. They never count against LIVE_MAX_CLIENTS',
+  ),
+  maxClientsPerIp: field(
+    'LIVE_MAX_CLIENTS_PER_IP',
+    int(1).default(100),
+    'Connections one remote address may hold at once (authenticated or not); more are closed with 1013',
+  ),
+  maxUnauthenticatedPerIp: field(
+    'LIVE_MAX_UNAUTHENTICATED_PER_IP',
+    int(1).default(5),
+    'Connections without a token yet one remote address may hold at once',
+  ),
   maxBufferedBytes: field(
     'LIVE_MAX_BUFFERED_BYTES',
     int(1024).default(1_048_576),
@@ -29,7 +44,7 @@ export const gatewaySection = defineSection('gateway', 'Live feed (WebSocket /v1
   ),
   authTimeoutMs: field(
     'LIVE_AUTH_TIMEOUT_MS',
-    int(100).default(5000),
+    int(100).default(2000),
     'A client that connected without a token must send {"type":"auth"} within this time',
   ),
   maxSubscriptions: field(

@@ -9,6 +9,16 @@ export const httpSection = defineSection('http', 'HTTP server', {
     int(1024).default(1_048_576),
     'Largest accepted request body; larger bodies get 413',
   ),
+  maxJsonDepth: field(
+    'HTTP_MAX_JSON_DEPTH',
+    int(8, 10_000).default(64),
+    'Deepest nesting of arrays/objects a JSON request body may have; deeper bodies get 400',
+  ),
+  requestTimeoutMs: field(
+    'HTTP_REQUEST_TIMEOUT_MS',
+    int(1000).default(30_000),
+    'A request (headers and body) must arrive within this time; slower clients get 408 and are disconnected',
+  ),
   publicUrl: field(
     'PUBLIC_URL',
     z.string().url().optional(),
@@ -22,7 +32,7 @@ export const httpSection = defineSection('http', 'HTTP server', {
   docsRequireAuth: field(
     'DOCS_REQUIRE_AUTH',
     bool().default(false),
-    'Require a bearer token for /docs',
+    'Require a bearer token for /docs and /docs-json (decided on the matched route, so URL encoding does not bypass it)',
   ),
   metricsRequireAuth: field(
     'METRICS_REQUIRE_AUTH',

@@ -120,10 +120,40 @@ export const workerSection = defineSection('worker', 'Agent worker', {
     int(1).default(60),
     'code-reviewer builtin: functions longer than this many lines are reported',
   ),
+  passEnv: field(
+    'WORKER_PASS_ENV',
+    z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
+      .pipe(
+        z.array(
+          z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'variable names, comma-separated'),
+        ),
+      ),
+    'Extra environment variable names every command/claude agent process inherits (comma-separated); besides these only PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR and SWITCHYARD_URL/SWITCHYARD_TASK_TOKEN pass',
+  ),
+  runAs: field(
+    'WORKER_RUN_AS',
+    z
+      .string()
+      .regex(/^\d+(:\d+)?$/, 'a numeric uid or uid:gid')
+      .transform((v) => {
+        const [uid, gid] = v.split(':').map(Number);
+        return { uid: uid, ...(gid !== undefined && { gid }) };
+      })
+      .optional(),
+    "Run command/claude agent processes as this OS user (numeric uid or uid:gid; the worker must run as root): they then cannot read the worker's files, /proc/<worker>/environ or signal the worker",
+  ),
   reportsDir: field(
     'WORKER_REPORTS_DIR',
     z.string().min(1).default('reports'),
-    'doc-writer builtin: where reports go when the task gives no outPath',
+    'doc-writer builtin: the only directory it writes reports to (relative to the worker directory); the default file when the task gives no outPath',
   ),
   switchyardUrl: field(
     'SWITCHYARD_URL',

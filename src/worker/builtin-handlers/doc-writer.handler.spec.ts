@@ -1,4 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentDef, execContext } from '../../../test/support/worker-fixtures';
@@ -58,7 +67,7 @@ describe('doc-writer builtin', () => {
         taskId: 't-doc',
         attempt: 0,
         capability: 'documentation',
-        payload: { outPath: 'out/deep/report.md' },
+        payload: { outPath: 'reports/deep/report.md' },
         // Inputs are keyed by id and by ref: the same review twice must be reported once.
         inputs: { review, 'task-123': review },
         workflowId: 'wf-9',
@@ -66,12 +75,12 @@ describe('doc-writer builtin', () => {
       execContext(agent),
     );
     expect(out).toMatchObject({
-      reportPath: 'out/deep/report.md',
+      reportPath: 'reports/deep/report.md',
       sections: ['Summary', 'API overview', 'Review findings'],
       findings: 2,
       exports: 2,
     });
-    const md = readFileSync(join(root, 'out/deep/report.md'), 'utf8');
+    const md = readFileSync(join(root, 'reports/deep/report.md'), 'utf8');
     expect(md).toMatch(/^# API overview and code review: src\n/);
     expect(md).toContain('workflow `wf-9`');
     expect(md).toContain('| Exported symbols | 2 (1 documented) |');
@@ -126,6 +135,84 @@ describe('doc-writer builtin', () => {
         execContext(agent),
       ),
     ).rejects.toMatchObject({ type: 'validation' });
+  });
+
+  describe('writes only new report files under the report directory', () => {
+    const run = (payload: Record<string, unknown>) =>
+      handler()(
+        { taskId: 't', attempt: 0, capability: 'documentation', payload, inputs: { review } },
+        execContext(agent),
+      );
+
+    it('never replaces an executable (or any file) outside the report directory', async () => {
+      mkdirSync(join(root, 'dist'));
+      const script = join(root, 'dist', 'main.js');
+      writeFileSync(script, 'console.log("real")', { mode: 0o755 });
+      await expect(run({ outPath: 'dist/main.js' })).rejects.toMatchObject({
+        type: 'validation',
+      });
+      await expect(run({ outPath: 'dist/main.js', overwrite: true })).rejects.toMatchObject({
+        type: 'validation',
+      });
+      await expect(run({ outPath: 'notes.md' })).rejects.toMatchObject({
+        message: expect.stringMatching(/outside the report directory/),
+      });
+      expect(readFileSync(script, 'utf8')).toBe('console.log("real")');
+      expect(statSync(script).mode & 0o777).toBe(0o755);
+    });
+
+    it('refuses other extensions, control characters and absolute paths elsewhere', async () => {
+      for (const outPath of ['reports/x.js', 'reports/x.sh', 'reports/a\nb.md', '/etc/x.md']) {
+        await expect(run({ outPath })).rejects.toMatchObject({ type: 'validation' });
+      }
+    });
+
+    it('creates a new file; an existing one is replaced only with overwrite: true', async () => {
+      await run({ outPath: 'reports/r.md' });
+      await expect(run({ outPath: 'reports/r.md' })).rejects.toMatchObject({
+        message: expect.stringMatching(/already exists/),
+      });
+      writeFileSync(join(root, 'reports/r.md'), 'old');
+      await run({ outPath: 'reports/r.md', overwrite: true });
+      expect(readFileSync(join(root, 'reports/r.md'), 'utf8')).toMatch(/^# API overview/);
+      expect(statSync(join(root, 'reports/r.md')).mode & 0o777).toBe(0o644);
+    });
+
+    it('never replaces an executable report, even with overwrite: true', async () => {
+      mkdirSync(join(root, 'reports'));
+      writeFileSync(join(root, 'reports/run.md'), 'keep', { mode: 0o755 });
+      chmodSync(join(root, 'reports/run.md'), 0o755);
+      await expect(run({ outPath: 'reports/run.md', overwrite: true })).rejects.toMatchObject({
+        message: expect.stringMatching(/executable/),
+      });
+      expect(readFileSync(join(root, 'reports/run.md'), 'utf8')).toBe('keep');
+    });
+
+    it('does not follow symbolic links out of the report directory', async () => {
+      const outside = mkdtempSync(join(tmpdir(), 'sy-doc-out-'));
+      try {
+        mkdirSync(join(root, 'reports'));
+        writeFileSync(join(outside, 'victim.md'), 'victim');
+        symlinkSync(join(outside, 'victim.md'), join(root, 'reports/link.md'));
+        symlinkSync(outside, join(root, 'reports/dir'));
+        await expect(run({ outPath: 'reports/link.md', overwrite: true })).rejects.toMatchObject({
+          type: 'validation',
+        });
+        await expect(run({ outPath: 'reports/dir/new.md' })).rejects.toMatchObject({
+          message: expect.stringMatching(/symbolic link/),
+        });
+        expect(readFileSync(join(outside, 'victim.md'), 'utf8')).toBe('victim');
+      } finally {
+        rmSync(outside, { recursive: true, force: true });
+      }
+    });
+
+    it('keeps a title with newlines on its heading line', async () => {
+      await run({ outPath: 'reports/t.md', title: 'Report\n# Injected\r\n<script>' });
+      const md = readFileSync(join(root, 'reports/t.md'), 'utf8');
+      expect(md.split('\n')[0]).toBe('# Report # Injected  <script>');
+      expect(md).not.toMatch(/^# Injected/m);
+    });
   });
 
   it('says when the review was truncated', () => {

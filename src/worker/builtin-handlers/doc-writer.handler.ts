@@ -1,18 +1,23 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import { z } from 'zod';
 import { ExecutionFailure } from '../executors/execution-error';
 import type { ExecutionRequest } from '../executors/executor.types';
 import type { BuiltinHandler } from './builtin-handler.type';
 import type { ReviewReport } from './code-review.analyzer';
-import { confinePath } from './confine-path.util';
+import { writeReportFile } from './report-file.util';
 import { renderReviewMarkdown } from './review-markdown.util';
 
 export const docWriterPayloadSchema = z
   .object({
-    /** Where the report goes, relative to the worker's directory (default `<reportsDir>/<workflow or task id>.md`). */
-    outPath: z.string().min(1).optional(),
-    title: z.string().min(1).optional(),
+    /**
+     * Where the report goes, relative to the worker's directory (default
+     * `<reportsDir>/<workflow or task id>.md`); it must be inside `reportsDir` and end with .md.
+     */
+    outPath: z.string().min(1).max(1024).optional(),
+    /** Heading of the report (control characters and newlines become spaces). */
+    title: z.string().min(1).max(500).optional(),
+    /** Replace an existing report (never an executable, a symlink or a file with other links). */
+    overwrite: z.boolean().optional(),
   })
   .nullish();
 
@@ -76,7 +81,9 @@ function defaultOutPath(reportsDir: string, request: ExecutionRequest): string {
 
 /**
  * `doc-writer`: writes a Markdown API overview and review report from the code-review result its
- * dependency produced (found in `request.inputs`, keyed by the dependency's ref/id).
+ * dependency produced (found in `request.inputs`, keyed by the dependency's ref/id). It writes
+ * only under `reportsDir` (WORKER_REPORTS_DIR), creates a new file unless `overwrite` is set and
+ * never replaces an executable; see {@link writeReportFile}.
  */
 export function docWriterHandler(options: { root: string; reportsDir: string }): BuiltinHandler {
   return async (request, ctx) => {
@@ -99,13 +106,18 @@ export function docWriterHandler(options: { root: string; reportsDir: string }):
     const unique = reviews.filter((r, i) => reviews.findIndex((o) => o.review === r.review) === i);
     ctx.signal.throwIfAborted();
     const outPath = payload.outPath ?? defaultOutPath(options.reportsDir, request);
-    const full = confinePath(options.root, outPath, 'outPath');
     const { markdown, sections } = renderReviewMarkdown(
       unique.map((r) => r.review),
       { title: payload.title, taskId: request.taskId, workflowId: request.workflowId },
     );
-    await mkdir(dirname(full), { recursive: true });
-    await writeFile(full, markdown, { encoding: 'utf8', signal: ctx.signal });
+    const full = await writeReportFile({
+      root: options.root,
+      outputDir: options.reportsDir,
+      path: outPath,
+      content: markdown,
+      overwrite: payload.overwrite ?? false,
+      signal: ctx.signal,
+    });
     return {
       reportPath: relative(options.root, full).split(sep).join('/'),
       sections,

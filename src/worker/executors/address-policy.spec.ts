@@ -64,3 +64,32 @@ describe('address policy', () => {
     expect(ok).toBe('127.0.0.1');
   });
 });
+
+describe('IPv6 forms that embed an IPv4 address', () => {
+  const deny = { allowPrivate: false, allowLinkLocal: false, allowLoopback: false };
+  it.each([
+    ['::a9fe:a9fe', 'metadata'],
+    ['[::a9fe:a9fe]', 'metadata'],
+    ['::169.254.169.254', 'metadata'],
+    ['::7f00:1', 'loopback'],
+    ['64:ff9b::a9fe:a9fe', 'metadata'],
+    ['64:ff9b::127.0.0.1', 'loopback'],
+    ['64:ff9b::10.0.0.1', 'private'],
+    ['2002:a9fe:a9fe::', 'metadata'],
+    ['2002:7f00:1::1', 'loopback'],
+    ['2002:c0a8:0101::', 'private'],
+    ['::ffff:0:a9fe:a9fe', 'metadata'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['2001:0:4136:e378:8000:63bf:5601:5601', 'metadata'],
+    ['64:ff9b:1::1', 'private'],
+  ])('%s is %s', (address, cls) => {
+    expect(classifyAddress(address)).toBe(cls);
+    expect(refusalReason(address, deny)).toBeDefined();
+  });
+  it('leaves ::1, :: and public IPv6 alone', () => {
+    expect(classifyAddress('::1')).toBe('loopback');
+    expect(classifyAddress('::')).toBe('unspecified');
+    expect(classifyAddress('2606:4700::1111')).toBe('public');
+    expect(classifyAddress('64:ff9b::808:808')).toBe('public');
+  });
+});

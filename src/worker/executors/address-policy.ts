@@ -39,6 +39,7 @@ PRIVATE.addSubnet('172.16.0.0', 12, 'ipv4');
 PRIVATE.addSubnet('192.168.0.0', 16, 'ipv4');
 PRIVATE.addSubnet('100.64.0.0', 10, 'ipv4'); // carrier-grade NAT
 PRIVATE.addSubnet('fc00::', 7, 'ipv6');
+PRIVATE.addSubnet('64:ff9b:1::', 48, 'ipv6'); // local-use NAT64 (RFC 8215): translates to anything
 
 /** `::ffff:a.b.c.d` (and `::ffff:xxxx:xxxx`) → the embedded IPv4 address; other input unchanged. */
 export function unmapIPv4(address: string): string {
@@ -54,9 +55,51 @@ export function unmapIPv4(address: string): string {
   return address;
 }
 
-/** Classifies an IP literal (IPv4, IPv6, or IPv4-mapped IPv6). Throws on a non-IP. */
+/** The eight 16-bit groups of an IPv6 literal (with `::` and a trailing dotted quad expanded). */
+function ipv6Groups(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  let text = address.toLowerCase();
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string) => (part ? part.split(':').map((h) => parseInt(h, 16)) : []);
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  const zeros = 8 - left.length - right.length;
+  return [...left, ...Array<number>(Math.max(zeros, 0)).fill(0), ...right];
+}
+
+const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 address an IPv6 literal carries, so it is classified as that IPv4 address:
+ * IPv4-mapped `::ffff:a.b.c.d`, SIIT `::ffff:0:a.b.c.d`, IPv4-compatible `::a.b.c.d`
+ * (`[::a9fe:a9fe]`, `[::7f00:1]`; not `::` or `::1`), NAT64 `64:ff9b::/96`, 6to4 `2002::/16`
+ * and Teredo `2001::/32` (the client address, bit-inverted). `undefined` for anything else.
+ */
+export function embeddedIPv4(address: string): string | undefined {
+  const g = ipv6Groups(address);
+  if (!g) return undefined;
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && g[5] === 0xffff) return v4(g[6], g[7]);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(g[6], g[7]);
+  if (zero(0, 6) && g[6] !== 0) return v4(g[6], g[7]);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return v4(g[6], g[7]);
+  if (g[0] === 0x2002) return v4(g[1], g[2]);
+  if (g[0] === 0x2001 && g[1] === 0) return v4(g[6] ^ 0xffff, g[7] ^ 0xffff);
+  return undefined;
+}
+
+/**
+ * Classifies an IP literal (IPv4, IPv6, or an IPv6 form that embeds an IPv4 address, which is
+ * classified as that address). Throws on a non-IP.
+ */
 export function classifyAddress(address: string): AddressClass {
-  const ip = unmapIPv4(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
+  const raw = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const ip = embeddedIPv4(raw) ?? unmapIPv4(raw);
   const family = isIP(ip);
   if (family === 0) throw new Error(`not an IP address: ${address}`);
   const type = family === 4 ? 'ipv4' : 'ipv6';

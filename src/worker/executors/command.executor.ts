@@ -7,7 +7,7 @@ import type {
   ExecutionResult,
   Executor,
 } from './executor.types';
-import { INHERITED_ENV, minimalEnv, runProcess, tail } from './process-runner';
+import { agentProcessEnv, runProcess, tail } from './process-runner';
 
 /** What a command agent reads on stdin (one JSON document, then EOF). */
 export interface CommandAgentInput {
@@ -39,6 +39,13 @@ export function agentInput(request: ExecutionRequest): CommandAgentInput {
  * exits 0. A non-zero exit fails with the stderr tail; stdout that is not JSON fails with
  * `bad_output`; stdout/stderr over their caps fail with `output_too_large`. On timeout or abort
  * the group gets SIGTERM, then SIGKILL after the grace period; nothing is left running.
+ *
+ * Safe by construction: the argv is exactly the agent file's `command` list; task data (payload,
+ * inputs, ids) reaches the process only on stdin, never in argv, so it can never become an
+ * option of the agent's program. An agent script that turns payload data into arguments of
+ * another program must follow the rules in docs/SECURITY.md ("How payload data may reach a
+ * process"): operands only, after `--`, no leading `-`, no control characters, paths confined to
+ * the working directory (the example test-runner does exactly that).
  */
 export class CommandExecutor implements Executor {
   readonly kind = 'command' as const;
@@ -53,6 +60,8 @@ export class CommandExecutor implements Executor {
       | 'commandMaxStderrBytes'
       | 'env'
       | 'cwd'
+      | 'passEnv'
+      | 'runAs'
     >,
   ) {}
 
@@ -74,19 +83,23 @@ export class CommandExecutor implements Executor {
       const run = await runProcess({
         argv: [...this.argv],
         stdin: JSON.stringify(input),
-        env: minimalEnv(this.options.env, INHERITED_ENV, {
-          SWITCHYARD_TASK_ID: request.taskId,
-          SWITCHYARD_ATTEMPT: String(request.attempt),
-          SWITCHYARD_CAPABILITY: request.capability,
-          SWITCHYARD_AGENT: ctx.agent.name,
-          ...(ctx.switchyard
-            ? {
-                SWITCHYARD_URL: ctx.switchyard.url,
-                SWITCHYARD_TASK_TOKEN: ctx.switchyard.token,
-              }
-            : {}),
+        env: agentProcessEnv(this.options.env, {
+          passEnv: [...this.options.passEnv, ...(ctx.agent.passEnv ?? [])],
+          extra: {
+            SWITCHYARD_TASK_ID: request.taskId,
+            SWITCHYARD_ATTEMPT: String(request.attempt),
+            SWITCHYARD_CAPABILITY: request.capability,
+            SWITCHYARD_AGENT: ctx.agent.name,
+            ...(ctx.switchyard
+              ? {
+                  SWITCHYARD_URL: ctx.switchyard.url,
+                  SWITCHYARD_TASK_TOKEN: ctx.switchyard.token,
+                }
+              : {}),
+          },
         }),
         cwd: this.options.cwd,
+        runAs: this.options.runAs,
         signal: scoped.signal,
         killGraceMs: this.options.killGraceMs,
         maxStdoutBytes: this.options.commandMaxOutputBytes,

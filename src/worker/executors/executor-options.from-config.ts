@@ -38,5 +38,7 @@ export function executorOptionsFromConfig(
     }),
     env: runtime.env,
     cwd: runtime.cwd,
+    passEnv: worker.passEnv,
+    ...(worker.runAs !== undefined && { runAs: worker.runAs }),
   };
 }

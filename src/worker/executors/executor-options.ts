@@ -1,4 +1,5 @@
 import type { BuiltinHandlerRegistry } from '../builtin-handlers/builtin-handler.type';
+import type { RunAs } from './process-runner';
 
 /** Settings every executor kind reads (normally from `config.worker`). */
 export interface ExecutorOptions {
@@ -30,10 +31,17 @@ export interface ExecutorOptions {
   env: NodeJS.ProcessEnv;
   /** Working directory of command/claude processes and base of relative builtin module paths. */
   cwd: string;
+  /** More variable names agent processes inherit besides the allow-list (WORKER_PASS_ENV). */
+  passEnv: readonly string[];
+  /** OS user agent processes run as (WORKER_RUN_AS), when set. */
+  runAs?: RunAs;
 }
 
 /** Defaults matching `config.worker`'s defaults, for tests and embedded use. */
-export const DEFAULT_EXECUTOR_OPTIONS: Omit<ExecutorOptions, 'builtinHandlers' | 'env' | 'cwd'> = {
+export const DEFAULT_EXECUTOR_OPTIONS: Omit<
+  ExecutorOptions,
+  'builtinHandlers' | 'env' | 'cwd' | 'runAs'
+> = {
   defaultTimeoutMs: 300_000,
   killGraceMs: 500,
   commandMaxOutputBytes: 4_194_304,
@@ -49,4 +57,5 @@ export const DEFAULT_EXECUTOR_OPTIONS: Omit<ExecutorOptions, 'builtinHandlers' |
   claudeRateLimitBackoffMs: 300_000,
   isolation: 'none',
   branchRetentionMs: 604_800_000,
+  passEnv: [],
 };

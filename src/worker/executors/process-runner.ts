@@ -17,6 +17,14 @@ export interface RunProcessOptions {
    * the result is empty) and `maxStdoutBytes` does not apply: the consumer bounds what it keeps.
    */
   onStdout?: (chunk: Buffer) => void;
+  /** Run as this OS user/group (WORKER_RUN_AS); the worker must be root to switch. */
+  runAs?: RunAs;
+}
+
+/** A numeric OS user (and group) agent processes run as. */
+export interface RunAs {
+  uid: number;
+  gid?: number;
 }
 
 export interface RunProcessResult {
@@ -73,6 +81,7 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
       env: opts.env,
       cwd: opts.cwd,
       windowsHide: true,
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid ?? opts.runAs.uid } : {}),
     });
     const pid = child.pid;
     const stdout: Buffer[] = [];
@@ -174,6 +183,36 @@ export function tail(text: string, maxChars = 2000): string {
 }
 
 /**
+ * The environment variables an agent process may inherit from the worker's environment, whatever
+ * the worker holds: the basics a program needs to run (PATH, HOME, locale, time zone, temp
+ * directory) and the task's own credential names (an MCP-capable agent calls back with
+ * SWITCHYARD_URL and the task-scoped SWITCHYARD_TASK_TOKEN). Everything else (S3_*, AWS_*,
+ * OTEL_EXPORTER_OTLP_HEADERS, REDIS_URL, AMQP_URL, SWITCHYARD_ADMIN_TOKEN...) is withheld unless
+ * an operator names it in WORKER_PASS_ENV or the agent file names it in `passEnv`.
+ */
+export const AGENT_ENV_ALLOW_LIST = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'TEMP',
+  'TMP',
+  'SYSTEMROOT',
+  'SWITCHYARD_URL',
+  'SWITCHYARD_TASK_TOKEN',
+] as const;
+
+/** @deprecated kept for callers of the old name; use {@link AGENT_ENV_ALLOW_LIST}. */
+export const INHERITED_ENV = AGENT_ENV_ALLOW_LIST;
+
+/** A variable name an agent file or WORKER_PASS_ENV may name. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
  * The environment a child process gets: only the listed variables of `base`, plus `extra`.
  * Secrets the worker holds (tokens, AMQP URLs) are not passed on.
  */
@@ -190,16 +229,20 @@ export function minimalEnv(
   return { ...env, ...extra };
 }
 
-export const INHERITED_ENV = [
-  'PATH',
-  'HOME',
-  'USER',
-  'LANG',
-  'LC_ALL',
-  'LC_CTYPE',
-  'TZ',
-  'TMPDIR',
-  'TEMP',
-  'TMP',
-  'SYSTEMROOT',
-] as const;
+/**
+ * The environment of an agent process (command and claude executors): the allow-list
+ * ({@link AGENT_ENV_ALLOW_LIST}) plus the names `passEnv` lists (WORKER_PASS_ENV and the agent
+ * file's `passEnv`), taken from `base` (the worker's environment), plus `extra` (the task's own
+ * variables, which win). An allow-list, not a deny-list: a secret added to the worker's
+ * environment tomorrow does not reach agents.
+ */
+export function agentProcessEnv(
+  base: NodeJS.ProcessEnv,
+  options: { passEnv?: readonly string[]; extra?: Record<string, string> } = {},
+): NodeJS.ProcessEnv {
+  const names = [
+    ...AGENT_ENV_ALLOW_LIST,
+    ...(options.passEnv ?? []).filter((n) => ENV_NAME_PATTERN.test(n)),
+  ];
+  return minimalEnv(base, names, options.extra ?? {});
+}
