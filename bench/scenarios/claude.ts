@@ -143,6 +143,7 @@ export async function claudeScenario(options: BenchOptions): Promise<BenchReport
       ...DEFAULT_EXECUTOR_OPTIONS,
       builtinHandlers: createBuiltinHandlers({ root, reviewMaxFunctionLines: 60, reportsDir: 'r' }),
       env,
+      passEnv: ['FAKE_CLAUDE_*'],
       cwd: root,
     },
     listener: {

@@ -40,7 +40,10 @@ export const agentFrontMatterSchema = z
       .array(
         z
           .string({ error: 'entries must be strings' })
-          .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'entries must be environment variable names'),
+          .regex(
+            /^[A-Za-z_][A-Za-z0-9_]{0,127}\*?$/,
+            'entries must be environment variable names (NAME_* for a prefix)',
+          ),
         { error: 'must be a list of environment variable names' },
       )
       .optional(),

@@ -76,6 +76,7 @@ describe('examples/agents-claude: the team as Claude Code agents (e2e, fake clau
       CLAUDE_BIN: FAKE_CLAUDE,
       SWITCHYARD_URL: cp.url,
       FAKE_CLAUDE_PIDDIR: pidDir,
+      WORKER_PASS_ENV: 'FAKE_CLAUDE_*',
     });
     const workflow = JSON.parse(
       readFileSync(join(ROOT, 'examples', 'workflows', 'review-and-document.json'), 'utf8'),

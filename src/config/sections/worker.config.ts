@@ -133,10 +133,15 @@ export const workerSection = defineSection('worker', 'Agent worker', {
       )
       .pipe(
         z.array(
-          z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'variable names, comma-separated'),
+          z
+            .string()
+            .regex(
+              /^[A-Za-z_][A-Za-z0-9_]{0,127}\*?$/,
+              'variable names (NAME_* for a prefix), comma-separated',
+            ),
         ),
       ),
-    'Extra environment variable names every command/claude agent process inherits (comma-separated); besides these only PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR and SWITCHYARD_URL/SWITCHYARD_TASK_TOKEN pass',
+    'Extra environment variable names every command/claude agent process inherits (comma-separated; NAME_* for a prefix); besides these only PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR and SWITCHYARD_URL/SWITCHYARD_TASK_TOKEN pass (claude agents also get what Claude Code reads: ANTHROPIC_*, CLAUDE_CODE_*, proxies)',
   ),
   runAs: field(
     'WORKER_RUN_AS',

@@ -14,7 +14,7 @@ import type {
   ExecutionUsage,
   Executor,
 } from './executor.types';
-import { tail } from './process-runner';
+import { agentProcessEnv, CLAUDE_CODE_ENV, tail } from './process-runner';
 
 export { claudeResultSchema, type ClaudeResult } from './claude-stream.parser';
 
@@ -34,9 +34,6 @@ export interface ClaudeOutput {
   /** Worktree isolation: the branch, commit and diff stat the task left. */
   workspace?: WorkspaceOutcome;
 }
-
-/** Environment variables of the worker that a `claude` process must not see. */
-const WITHHELD_ENV = /^(SWITCHYARD_|AMQP_URL$|REDIS_URL$)/;
 
 /** The reason the executor aborts a silent run with. */
 export class ClaudeStalled extends Error {
@@ -197,6 +194,7 @@ type ClaudeOptions = Pick<
       | 'isolation'
       | 'workspace'
       | 'branchRetentionMs'
+      | 'passEnv'
     >
   >;
 
@@ -238,12 +236,15 @@ export class ClaudeExecutor implements Executor {
       this.options.defaultTimeoutMs,
     );
     const scoped = scopedSignal(ctx.signal, timeoutMs);
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(this.options.env)) if (!WITHHELD_ENV.test(k)) env[k] = v;
-    Object.assign(env, {
-      SWITCHYARD_TASK_ID: request.taskId,
-      SWITCHYARD_ATTEMPT: String(request.attempt),
-      SWITCHYARD_AGENT: agent.name,
+    // An allow-list (docs/SECURITY.md): what any agent gets, what Claude Code itself reads, and
+    // what the operator or the agent file names; never the worker's own secrets.
+    const env = agentProcessEnv(this.options.env, {
+      passEnv: [...CLAUDE_CODE_ENV, ...(this.options.passEnv ?? []), ...(agent.passEnv ?? [])],
+      extra: {
+        SWITCHYARD_TASK_ID: request.taskId,
+        SWITCHYARD_ATTEMPT: String(request.attempt),
+        SWITCHYARD_AGENT: agent.name,
+      },
     });
     const resumeId =
       request.resumeSessionId && agent.resume !== false ? request.resumeSessionId : undefined;

@@ -209,8 +209,32 @@ export const AGENT_ENV_ALLOW_LIST = [
 /** @deprecated kept for callers of the old name; use {@link AGENT_ENV_ALLOW_LIST}. */
 export const INHERITED_ENV = AGENT_ENV_ALLOW_LIST;
 
-/** A variable name an agent file or WORKER_PASS_ENV may name. */
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** A variable name an agent file or WORKER_PASS_ENV may name; `NAME_*` names a prefix. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}\*?$/;
+
+/**
+ * What Claude Code itself reads (its API credentials and endpoints, its own settings, proxies):
+ * passed to `claude` agents on top of {@link AGENT_ENV_ALLOW_LIST}. Cloud credentials (`AWS_*`,
+ * `GOOGLE_*` for Bedrock/Vertex) are not: name them in WORKER_PASS_ENV or the agent's `passEnv`.
+ */
+export const CLAUDE_CODE_ENV = [
+  'ANTHROPIC_*',
+  'CLAUDE_CODE_*',
+  'CLAUDE_CONFIG_DIR',
+  'API_TIMEOUT_MS',
+  'BASH_DEFAULT_TIMEOUT_MS',
+  'BASH_MAX_TIMEOUT_MS',
+  'MCP_TIMEOUT',
+  'MCP_TOOL_TIMEOUT',
+  'DISABLE_TELEMETRY',
+  'DISABLE_AUTOUPDATER',
+  'DISABLE_ERROR_REPORTING',
+  'IS_SANDBOX',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'NODE_EXTRA_CA_CERTS',
+] as const;
 
 /**
  * The environment a child process gets: only the listed variables of `base`, plus `extra`.
@@ -222,9 +246,16 @@ export function minimalEnv(
   extra: Record<string, string>,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
+  const prefixes = keep.filter((k) => k.endsWith('*')).map((k) => k.slice(0, -1));
   for (const key of keep) {
+    if (key.endsWith('*')) continue;
     const value = base[key];
     if (value !== undefined) env[key] = value;
+  }
+  if (prefixes.length > 0) {
+    for (const [key, value] of Object.entries(base)) {
+      if (value !== undefined && prefixes.some((p) => key.startsWith(p))) env[key] = value;
+    }
   }
   return { ...env, ...extra };
 }

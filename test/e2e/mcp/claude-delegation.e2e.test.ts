@@ -78,7 +78,12 @@ describe('Claude agents delegating through Switchyard MCP (e2e, fake claude)', (
       AGENTS,
       ['claude-lead', 'claude-helper', 'echo', 'sleeper'],
       api,
-      { CLAUDE_BIN: FAKE_CLAUDE, SWITCHYARD_URL: cp.url, FAKE_CLAUDE_PIDDIR: pidDir },
+      {
+        CLAUDE_BIN: FAKE_CLAUDE,
+        SWITCHYARD_URL: cp.url,
+        FAKE_CLAUDE_PIDDIR: pidDir,
+        WORKER_PASS_ENV: 'FAKE_CLAUDE_*',
+      },
     );
   });
 

@@ -36,6 +36,8 @@ function executor(
         FAKE_CLAUDE_MODE: mode,
         ...extraEnv,
       },
+      // The fake's switches reach it the way an operator's own variables would (WORKER_PASS_ENV).
+      passEnv: ['FAKE_CLAUDE_*'],
       ...overrides,
     }),
   );

@@ -47,8 +47,16 @@ function executor(
         PATH: `${FAKE_DIR}${delimiter}${process.env.PATH ?? ''}`,
         FAKE_CLAUDE_MODE: mode,
         SWITCHYARD_ADMIN_TOKEN: 'must-not-leak',
+        // The worker's other secrets (issue 14): an allow-list keeps them from the agent.
+        AWS_SECRET_ACCESS_KEY: 'must-not-leak',
+        S3_SECRET_ACCESS_KEY: 'must-not-leak',
+        OTEL_EXPORTER_OTLP_HEADERS: 'authorization=must-not-leak',
+        // What Claude Code itself needs does reach it.
+        ANTHROPIC_API_KEY: 'sk-test',
         ...extraEnv,
       },
+      // The fake's switches reach it the way an operator's own variables would (WORKER_PASS_ENV).
+      passEnv: ['FAKE_CLAUDE_*'],
       ...overrides,
     }),
   );
@@ -87,7 +95,7 @@ describe('ClaudeExecutor (fake claude on PATH)', () => {
     expect(echoed.prompt).toContain('task-42');
     expect(echoed.prompt).toContain('Review src/ for problems.');
     expect(echoed.prompt).toContain('"files": 3');
-    expect(echoed.env).toEqual({ SWITCHYARD_TASK_ID: 'task-42' });
+    expect(echoed.env).toEqual({ SWITCHYARD_TASK_ID: 'task-42', ANTHROPIC_API_KEY: 'sk-test' });
   });
 
   it('uses --append-system-prompt in append mode and leaves out flags the agent does not set', async () => {

@@ -70,6 +70,7 @@ describe('task progress: claude stream → runtime → bus → control-plane sto
           PATH: `${FAKE_DIR}${delimiter}${process.env.PATH ?? ''}`,
           FAKE_CLAUDE_EVENTS: '50',
         },
+        passEnv: ['FAKE_CLAUDE_*'],
       }),
       listener: {
         progress: (info, step) =>
