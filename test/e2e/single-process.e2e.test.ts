@@ -79,6 +79,21 @@ describe('single process: control plane + in-process agents on the memory bus (e
     await deletePrefix(t.prefix);
   });
 
+  it('cancelling running tasks does not count against a healthy agent’s breaker', async () => {
+    // BREAKER_FAILURE_THRESHOLD is 2 here: three cancels would open it if they counted.
+    for (let i = 0; i < 3; i++) {
+      const id = await submit({ capability: 'sleepy', payload: { ms: 30_000 } });
+      await until(`task ${id} to run`, async () =>
+        (await task(id)).status === 'RUNNING' ? true : undefined,
+      );
+      await request(t.server).post(`/v1/tasks/${id}/cancel`).set(auth()).expect(200);
+      expect((await finished(id)).status).toBe('CANCELLED');
+    }
+    expect(t.app.get(BreakerRegistry).state('sleeper@embedded')).toBe('closed');
+    const ok = await submit({ capability: 'sleepy', payload: { ms: 1 } });
+    expect((await finished(ok)).status).toBe('COMPLETED');
+  });
+
   it('registers each hosted agent as <name>@<workerId>', async () => {
     expect(t.app.get(WorkerService).registeredIds).toEqual(
       expect.arrayContaining(['echo@embedded', 'sleeper@embedded']),
