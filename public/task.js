@@ -31,6 +31,13 @@ export function render(id) {
     } catch {
       children = []; // no delegation tree API on this server, or no children
     }
+    try {
+      // The live transcript (claude agents): the last steps the worker streamed for this task.
+      const p = await get('/v1/tasks/' + encodeURIComponent(id) + '/progress');
+      if (Array.isArray(p.steps) && p.steps.length) t.transcript = p.steps;
+    } catch {
+      /* no transcript for this task */
+    }
     draw(children);
     el.dataset.status = t.status;
   }
@@ -312,7 +319,8 @@ function transcript(steps) {
     { class: 'transcript' },
     steps.map((st) => {
       if (typeof st === 'string') return h('li', {}, st);
-      const label = st.message || st.text || st.step || st.content || JSON.stringify(st);
+      const label =
+        st.summary || st.message || st.text || st.step || st.content || JSON.stringify(st);
       return h(
         'li',
         {},

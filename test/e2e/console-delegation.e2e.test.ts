@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { TaskProgressStore } from '../../src/orchestrator/task-progress.store';
 import { TaskQueueService } from '../../src/queue/task-queue.service';
 import type { TaskHandlerOutcome, TaskRecord } from '../../src/queue/task.types';
 import { deletePrefix } from '../support/redis-cleanup';
@@ -96,5 +97,36 @@ describeInBrowser('console: delegated tasks on the task page (e2e, headless Chro
     expect(leafLine).toContain('COMPLETED');
     expect(leafLine).toMatch(/costly · reviewer@w1 · \d+(\.\d)? m?s · \$0\.2500/);
     await post(`/v1/tasks/${root.id}/cancel`, {}).catch(() => undefined);
+  });
+
+  it('shows a task’s live transcript (the steps a claude agent streamed)', async () => {
+    const task = await post('/v1/tasks', { capability: 'lead', dependsOn: ['never-submitted'] });
+    await t.app.get(TaskProgressStore).append(
+      task.id,
+      0,
+      [
+        {
+          seq: 0,
+          at: new Date().toISOString(),
+          kind: 'init',
+          summary: 'session s-1, model sonnet',
+        },
+        {
+          seq: 1,
+          at: new Date().toISOString(),
+          kind: 'tool_call',
+          summary: 'mcp__switchyard__delegate {capability: review}',
+        },
+      ],
+      3600,
+    );
+    await page.goto(`${url}/#/task/${task.id}`);
+    const steps = page.locator('#task ol.transcript li');
+    await steps.first().waitFor({ timeout: 15_000 });
+    expect(await steps.count()).toBe(2);
+    expect(await steps.nth(1).innerText()).toContain(
+      'tool_call mcp__switchyard__delegate {capability: review}',
+    );
+    await post(`/v1/tasks/${task.id}/cancel`, {}).catch(() => undefined);
   });
 });
