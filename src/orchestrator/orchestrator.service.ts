@@ -186,7 +186,12 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
           candidates = await this.candidates(task.capability, true);
           continue;
         }
-        return this.wait(task, candidates.length);
+        return this.wait(
+          task,
+          candidates.length === 0 && !(await this.anyLiveAgent(task.capability))
+            ? 0
+            : Math.max(1, candidates.length),
+        );
       }
       tried.add(agent.id);
       if (!(await this.discovery.tryReserve(agent.id))) continue;
@@ -436,6 +441,18 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
 
   private wakingParked = false;
 
+  /** Is any live agent (busy or not) serving the capability? None: its tasks park. */
+  private async anyLiveAgent(capability: string): Promise<boolean> {
+    const agents = await this.discovery.find({
+      capability,
+      limit: 1,
+      excludeStatic: true,
+      // Full agents count too: their tasks wait their turn (deferred), they do not park.
+      maxLoadRatio: 100,
+    });
+    return agents.length > 0;
+  }
+
   /** Releases the parked tasks of every capability a live agent now has; fails timed-out waits. */
   private async wakeParked(): Promise<void> {
     if (this.wakingParked) return;
@@ -443,7 +460,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     try {
       await this.queue.lifecycle.expireParked();
       for (const capability of await this.queue.lifecycle.parkedCapabilities()) {
-        if ((await this.candidates(capability, true)).length === 0) continue;
+        if (!(await this.anyLiveAgent(capability))) continue;
         const n = await this.queue.lifecycle.releaseParked(capability);
         if (n > 0)
           this.logger.log(
