@@ -17,6 +17,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { WebSocket } from 'ws';
 import { freePort } from '../support/switchyard-processes';
 import { type RabbitNode, startRabbitNode } from '../support/rabbitmq-node';
 
@@ -40,7 +41,12 @@ export interface ChaosSummary {
   failed: number;
   lost: number;
   stuck: number;
+  /** Tasks with more than one `task.completed` event on the live feed (an outcome applied twice). */
   completed_twice: number;
+  /** Live-feed messages dropped to backpressure (must be 0 for completed_twice to be exact). */
+  feed_dropped: number;
+  /** Tasks whose agent ran to success more than once (side effects twice; only one outcome applied). */
+  executed_ok_twice: number;
   same_attempt_reexecuted: number;
   orphans_after_kill: number;
   worker_kills: number;
@@ -241,6 +247,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       workers.push(w);
     }
     await waitAgents(cpUrls[1], token, 6, 90_000);
+    // Completions as the live feed of control plane 2 (never killed) reports them.
+    const feed = await watchCompletions(cpUrls[1], token);
     log(`2 control planes, 3 workers up; submitting ${opts.tasks} tasks at ${opts.rate}/s`);
 
     // ---------------------------------------------------------------- submission
@@ -377,7 +385,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       list.push(e);
       byTask.set(e.taskId, list);
     }
-    let completedTwice = 0;
+    let executedOkTwice = 0;
     let sameAttempt = 0;
     const examples: ChaosSummary['examples'] = [];
     const workerOf = new Map<number, string>(kills.map((k) => [k.pid, 'killed']));
@@ -385,7 +393,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       const twice = list.filter((e) => e.event === 'end' && e.ok).length > 1;
       const attempts = list.filter((e) => e.event === 'start').map((e) => e.attempt);
       const again = new Set(attempts).size !== attempts.length;
-      if (twice) completedTwice++;
+      if (twice) executedOkTwice++;
       if (again) sameAttempt++;
       if ((twice || again) && examples.length < 5) {
         examples.push({
@@ -436,6 +444,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     const failed = statuses.filter((v) => v?.status === 'FAILED').length;
     const lost = statuses.filter((v) => v === null).length;
     const stuck = statuses.filter((v) => v && !terminal(v.status)).length;
+    await sleep(1000);
+    feed.close();
+    const completedTwice = [...feed.counts.values()].filter((n) => n > 1).length;
     const p50 = percentile(redispatch, 50);
     const p99 = percentile(redispatch, 99);
     const redisMax = stuckAfterRedis.length ? Math.max(...stuckAfterRedis) : null;
@@ -448,6 +459,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       lost,
       stuck,
       completed_twice: completedTwice,
+      feed_dropped: feed.dropped,
+      executed_ok_twice: executedOkTwice,
       same_attempt_reexecuted: sameAttempt,
       orphans_after_kill: orphans,
       worker_kills: kills.length,
@@ -470,7 +483,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       goals: {
         lost_0: lost === 0,
         stuck_0: stuck === 0,
-        completed_twice_0: completedTwice === 0,
+        completed_twice_0: completedTwice === 0 && feed.dropped === 0,
         orphans_0: orphans === 0,
         redispatch_p50_le_5s: p50 !== null && p50 <= 5000,
         redispatch_p99_le_10s: p99 !== null && p99 <= 10_000,
@@ -484,6 +497,38 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     await rabbit?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Counts `task.completed` events per task id on a control plane's live feed. */
+async function watchCompletions(
+  url: string,
+  token: string,
+): Promise<{ counts: Map<string, number>; dropped: number; close(): void }> {
+  const state = { counts: new Map<string, number>(), dropped: 0, close: () => ws.close() };
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/live`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (data: Buffer) => {
+      const msg = JSON.parse(data.toString('utf8')) as {
+        type: string;
+        count?: number;
+        event?: { taskId?: string };
+      };
+      if (msg.type === 'welcome') {
+        ws.send(JSON.stringify({ type: 'subscribe', filters: { types: ['task.completed'] } }));
+      } else if (msg.type === 'subscribed') {
+        resolve();
+      } else if (msg.type === 'dropped') {
+        state.dropped += Number(msg.count ?? 0);
+      } else if (msg.type === 'event' && msg.event?.taskId) {
+        const id = msg.event.taskId;
+        state.counts.set(id, (state.counts.get(id) ?? 0) + 1);
+      }
+    });
+  });
+  return state;
 }
 
 async function getTask(urls: string[], token: string, id: string): Promise<TaskView | null> {
