@@ -276,7 +276,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
               ...body,
               idempotencyKey: key,
               timeoutMs: 60_000,
-              retry: { maxRetries: 3, baseDelayMs: 200, maxDelayMs: 2000 },
+              // The injected failures are agent errors the task asks to retry.
+              retry: {
+                maxRetries: 3,
+                baseDelayMs: 200,
+                maxDelayMs: 2000,
+                retryOn: ['exit_nonzero'],
+              },
             }),
             signal: AbortSignal.timeout(10_000),
           });
