@@ -77,7 +77,7 @@ export const CHAOS_DEFAULTS: ChaosOptions = {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The repository root (this file runs from bench/chaos or dist/bench/chaos). */
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = __dirname;
   while (!existsSync(join(dir, 'bin', 'switchyard.js'))) {
     const up = dirname(dir);
@@ -97,7 +97,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function percentile(values: number[], p: number): number | null {
+export function percentile(values: number[], p: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -123,7 +123,7 @@ interface TaskView {
 }
 
 /** One spawned long-lived process we own (redis-server or a switchyard process). */
-class Owned {
+export class Owned {
   child!: ChildProcess;
   exited!: Promise<void>;
   constructor(
@@ -506,11 +506,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 }
 
 /** Counts `task.completed` events per task id on a control plane's live feed. */
-async function watchCompletions(
+export async function watchCompletions(
   url: string,
   token: string,
-): Promise<{ counts: Map<string, number>; dropped: number; close(): void }> {
-  const state = { counts: new Map<string, number>(), dropped: 0, close: () => ws.close() };
+): Promise<{
+  counts: Map<string, number>;
+  /** When the first `task.completed` of each task arrived (epoch ms). */
+  firstAt: Map<string, number>;
+  dropped: number;
+  close(): void;
+}> {
+  const state = {
+    counts: new Map<string, number>(),
+    firstAt: new Map<string, number>(),
+    dropped: 0,
+    close: () => ws.close(),
+  };
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/live`, {
     headers: { authorization: `Bearer ${token}` },
   });
@@ -530,6 +541,7 @@ async function watchCompletions(
         state.dropped += Number(msg.count ?? 0);
       } else if (msg.type === 'event' && msg.event?.taskId) {
         const id = msg.event.taskId;
+        if (!state.firstAt.has(id)) state.firstAt.set(id, Date.now());
         state.counts.set(id, (state.counts.get(id) ?? 0) + 1);
       }
     });
@@ -564,7 +576,7 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
   );
 }
 
-async function waitTcp(port: number, timeoutMs: number, what: string): Promise<void> {
+export async function waitTcp(port: number, timeoutMs: number, what: string): Promise<void> {
   const { Socket } = await import('node:net');
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -580,7 +592,7 @@ async function waitTcp(port: number, timeoutMs: number, what: string): Promise<v
   throw new Error(`timed out waiting for ${what} on port ${port}`);
 }
 
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
+export async function waitReady(url: string, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
@@ -594,7 +606,12 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`timed out waiting for ${url}/health/ready`);
 }
 
-async function waitAgents(url: string, token: string, n: number, timeoutMs: number): Promise<void> {
+export async function waitAgents(
+  url: string,
+  token: string,
+  n: number,
+  timeoutMs: number,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
