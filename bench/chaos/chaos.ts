@@ -162,6 +162,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const owned: Owned[] = [];
   let rabbit: RabbitNode | undefined;
   const started = Date.now();
+  // Ctrl-C / SIGTERM: everything started dies with the run (the broker node too, best effort).
+  const onSignal = () => {
+    for (const p of owned) p.child.kill('SIGKILL');
+    void (rabbit?.stop() ?? Promise.resolve()).finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // ---------------------------------------------------------------- private Redis + RabbitMQ
     const redisPort = await freePort();
@@ -498,6 +508,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       },
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     // Everything we started dies; the temp dir (AOF, logs, agents) goes.
     await Promise.all(owned.map((p) => p.kill('SIGKILL')));
     await rabbit?.stop().catch(() => undefined);

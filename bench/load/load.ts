@@ -8,6 +8,9 @@
  *   spike   10/s, then 100/s, then 10/s (10 + 10 + 10 s; --full 60 + 30 + 60 s)
  *   stress  N tasks at once          (500; --full 1,000)
  *   soak    50 tasks/s               (60 s; --full 420 s): Redis memory must level off
+ *
+ * --retention-seconds N sets TASK_RETENTION_SECONDS (soak default 30, so finished tasks are
+ * archived and removed within the run; the others keep the 7-day default).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -89,12 +92,24 @@ function redisUsedMb(port: number): number | undefined {
   }
 }
 
-export async function runLoad(scenario: Scenario, phases: Phase[]): Promise<unknown> {
+export async function runLoad(
+  scenario: Scenario,
+  phases: Phase[],
+  retentionSeconds?: number,
+): Promise<unknown> {
   const log = (l: string) => process.stderr.write(`[load] ${l}\n`);
   const root = repoRoot();
   const bin = join(root, 'bin', 'switchyard.js');
   const dir = mkdtempSync(join(tmpdir(), 'sy-load-'));
   const owned: Owned[] = [];
+  // Ctrl-C / SIGTERM: everything started dies with the run.
+  const onSignal = () => {
+    for (const p of owned) p.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const redisPort = await freePort();
     mkdirSync(join(dir, 'redis'));
@@ -119,6 +134,10 @@ export async function runLoad(scenario: Scenario, phases: Phase[]): Promise<unkn
       BUS_AGENT_QUEUE_EXPIRES_MS: '120000',
       BUS_TASK_TTL_MS: '60000',
       BUS_REPLY_QUEUE_EXPIRES_MS: '60000',
+      ...(retentionSeconds !== undefined && {
+        TASK_RETENTION_SECONDS: String(retentionSeconds),
+        TASK_RETENTION_SWEEP_MS: '5000',
+      }),
       SWITCHYARD_ADMIN_TOKEN: token,
       LOG_LEVEL: 'warn',
       LOG_REQUESTS: 'false',
@@ -262,9 +281,12 @@ export async function runLoad(scenario: Scenario, phases: Phase[]): Promise<unkn
           redisPoints.slice(Math.floor(redisPoints.length / 2)),
         ),
       },
+      retention_seconds: retentionSeconds ?? 'default (7 days)',
       duration_s: Math.round((Date.now() - t0) / 1000),
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await Promise.all(owned.map((p) => p.kill('SIGKILL')));
     rmSync(dir, { recursive: true, force: true });
   }
@@ -275,7 +297,7 @@ if (require.main === module) {
   const scenario = args[0] as Scenario;
   if (!['steady', 'spike', 'stress', 'soak'].includes(scenario)) {
     process.stderr.write(
-      'usage: npm run load -- steady|spike|stress|soak [--full] [--seconds N] [--rate N]\n',
+      'usage: npm run load -- steady|spike|stress|soak [--full] [--seconds N] [--rate N] [--retention-seconds N]\n',
     );
     process.exit(2);
   }
@@ -290,7 +312,9 @@ if (require.main === module) {
     return n;
   };
   const phases = phasesOf(scenario, args.includes('--full'), flag('seconds'), flag('rate'));
-  runLoad(scenario, phases).then(
+  // The soak shows Redis levelling off only if finished tasks expire within the run.
+  const retention = flag('retention-seconds') ?? (scenario === 'soak' ? 30 : undefined);
+  runLoad(scenario, phases, retention).then(
     (r) => {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       process.exit(0);
