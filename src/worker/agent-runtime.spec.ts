@@ -22,9 +22,16 @@ function gate() {
   };
 }
 
-const req = (taskId: string, attempt = 0, payload: unknown = {}): ExecutionRequest => ({
+/** A request as the bus delivers it: the same message (delivery id) for the same task+attempt. */
+const req = (
+  taskId: string,
+  attempt = 0,
+  payload: unknown = {},
+  deliveryId = `msg-${taskId}-${attempt}`,
+): ExecutionRequest => ({
   taskId,
   attempt,
+  deliveryId,
   capability: 'work',
   payload,
 });
@@ -204,6 +211,27 @@ describe('AgentRuntime', () => {
     expect(g.started).toEqual(['t:0', 'u:0', 'u:1']);
     g.release('u:1');
     await retry;
+  });
+
+  it('runs a new dispatch of a finished attempt (another message, e.g. a manual retry of a FAILED task)', async () => {
+    const g = gate();
+    const rt = runtimeWith(g.handler, 2);
+    const first = rt.run('worker-a', req('m', 0));
+    await tick();
+    g.release('m:0', 'one');
+    await first;
+    // Same task and attempt, another message: real work again.
+    const retried = rt.run('worker-a', req('m', 0, {}, 'msg-retry'));
+    await tick();
+    expect(g.started).toEqual(['m:0', 'm:0']);
+    g.release('m:0', 'two');
+    await expect(retried).resolves.toMatchObject({ ok: true, output: 'two' });
+    // Without a delivery id (an in-process caller) nothing is answered from the record either.
+    const inProcess = rt.run('worker-a', { ...req('m', 0), deliveryId: undefined });
+    await tick();
+    expect(g.started).toHaveLength(3);
+    g.release('m:0');
+    await inProcess;
   });
 
   it('keeps at most maxEntries finished attempts (oldest evicted first) and forgets them after ttlMs', async () => {

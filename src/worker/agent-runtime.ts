@@ -123,6 +123,8 @@ interface Held {
 
 interface Finished {
   info: ExecutionInfo;
+  /** The delivery it answered: only a redelivery of that same message is answered from here. */
+  deliveryId?: string;
   result: ExecutionResult;
   /** `Date.now()` when it finished. */
   at: number;
@@ -226,9 +228,11 @@ export class AgentRuntime {
 
   /**
    * Runs one task attempt on `agentName`. Never rejects. A request for a `taskId:attempt` that is
-   * already held returns the same promise (a redelivery joins the running execution); one that
-   * finished recently resolves with the stored result at once (a redelivery after the answer, or
-   * after a broker restart lost the ack, never runs the attempt a second time).
+   * already held returns the same promise (a redelivery joins the running execution); a
+   * redelivery of the message (same `deliveryId`) of an attempt that finished recently resolves
+   * with the stored result at once (after a broker restart lost the ack, the attempt does not run
+   * a second time). A new dispatch of the same attempt (another message: a manual retry of a
+   * FAILED task re-queues attempt 0) runs again.
    */
   run(agentName: string, request: ExecutionRequest): Promise<ExecutionResult> {
     const k = key(request.taskId, request.attempt);
@@ -244,7 +248,7 @@ export class AgentRuntime {
       return existing.promise;
     }
     const done = this.recall(k);
-    if (done) {
+    if (done && request.deliveryId !== undefined && done.deliveryId === request.deliveryId) {
       this.logger.log('redelivery of a finished attempt answered from its stored result', {
         agent: agentName,
         taskId: request.taskId,
@@ -284,7 +288,7 @@ export class AgentRuntime {
     // Remembered and released in one step: a redelivery always finds the attempt in one of the two.
     held.promise = this.execute(slot, request, held).then(
       (result) => {
-        this.remember(k, held.info, result);
+        this.remember(k, held.info, result, request.deliveryId);
         this.held.delete(k);
         return result;
       },
@@ -417,12 +421,17 @@ export class AgentRuntime {
    * Stores a finished attempt's result. A `drained` one is not stored: the attempt was handed
    * back without an answer and must run when it comes back.
    */
-  private remember(k: string, info: ExecutionInfo, result: ExecutionResult): void {
+  private remember(
+    k: string,
+    info: ExecutionInfo,
+    result: ExecutionResult,
+    deliveryId: string | undefined,
+  ): void {
     if (this.finishedMax === 0 || this.finishedTtlMs <= 0) return;
     if (!result.ok && result.error.type === 'drained') return;
     const now = Date.now();
     this.finished.delete(k);
-    this.finished.set(k, { info: { ...info }, result, at: now });
+    this.finished.set(k, { info: { ...info }, result, at: now, deliveryId });
     for (const [oldest, f] of this.finished) {
       if (this.finished.size <= this.finishedMax && now - f.at < this.finishedTtlMs) break;
       this.finished.delete(oldest);

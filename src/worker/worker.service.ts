@@ -233,6 +233,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
           runtime.run(name, {
             taskId: message.taskId!,
             attempt: message.attempt,
+            deliveryId: message.id,
             capability: p.capability,
             payload: p.payload,
             inputs: p.inputs,

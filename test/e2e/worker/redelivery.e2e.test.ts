@@ -13,8 +13,9 @@ const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 /**
  * A broker redelivery of a task message the worker already finished (same task id + attempt,
  * e.g. the ack was lost when RabbitMQ restarted) is answered from the worker's record of finished
- * attempts: the same reply is sent again and the agent does not run a second time. The message is
- * published twice to the agent's queue of a real worker process.
+ * attempts: the same reply is sent again and the agent does not run a second time. The same message
+ * (same id) is published twice to the agent's queue of a real worker process. A new message for
+ * the same attempt (a manual retry re-queues attempt 0) runs.
  */
 describe('worker: redelivery of a finished attempt (e2e, real worker and RabbitMQ)', () => {
   const cluster = new Cluster('redeliv');
@@ -63,7 +64,11 @@ describe('worker: redelivery of a finished attempt (e2e, real worker and RabbitM
   it('answers the second delivery with the stored reply and runs the agent once', async () => {
     const logFile = join(dir, 'runs.log');
     const taskId = `redeliv-${randomUUID()}`;
+    // One message, delivered twice: the same id, as RabbitMQ redelivers an unacked message.
+    const id = randomUUID();
     const message = {
+      id,
+      correlationId: id,
       fromAgent: client,
       toAgent: 'side-effect@wr',
       taskId,
@@ -76,8 +81,7 @@ describe('worker: redelivery of a finished attempt (e2e, real worker and RabbitM
     expect(first.payload).toMatchObject({ ok: true, output: { attempt: 3 } });
     expect(starts(logFile)).toBe(1);
 
-    // The same task id + attempt delivered again (as the broker redelivers an unacked message;
-    // a new message id so this client can tell the two replies apart).
+    // The same message delivered again.
     const second = await bus.request(message, 30_000);
     expect(second.payload).toEqual(first.payload);
     expect(second.attempt).toBe(3);
@@ -87,8 +91,18 @@ describe('worker: redelivery of a finished attempt (e2e, real worker and RabbitM
     expect(starts(logFile)).toBe(1);
 
     // A new attempt of the same task is real work: it runs.
-    const next = await bus.request({ ...message, attempt: 4 }, 30_000);
+    const next = await bus.request(
+      { ...message, id: randomUUID(), correlationId: undefined, attempt: 4 },
+      30_000,
+    );
     expect(next.payload).toMatchObject({ ok: true, output: { attempt: 4 } });
     expect(starts(logFile)).toBe(2);
+    // So does a new dispatch of a finished attempt (another message: a manual retry).
+    const retried = await bus.request(
+      { ...message, id: randomUUID(), correlationId: undefined },
+      30_000,
+    );
+    expect(retried.payload).toMatchObject({ ok: true, output: { attempt: 3 } });
+    expect(starts(logFile)).toBe(3);
   });
 });
