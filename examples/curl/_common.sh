@@ -16,3 +16,9 @@ sy() {
   curl -sS --fail-with-body -X "$method" -H "Authorization: Bearer ${SWITCHYARD_TOKEN}" \
     "${json[@]}" "$@" "${SWITCHYARD_URL}${path}"
 }
+
+# A random UUID (the idempotency key of a submit): the kernel's, else uuidgen, else node.
+new_uuid() {
+  cat /proc/sys/kernel/random/uuid 2>/dev/null || uuidgen 2>/dev/null ||
+    node -e 'console.log(require("node:crypto").randomUUID())'
+}

@@ -68,16 +68,21 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.request<T>('POST', path, body, headers);
   }
 
   delete<T>(path: string): Promise<T> {
     return this.request<T>('DELETE', path);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.fetch(method, path, body);
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+  ): Promise<T> {
+    const res = await this.fetch(method, path, body, extraHeaders);
     const text = await res.text();
     if (!res.ok) throw this.httpError(method, path, res.status, text);
     if (text.length === 0) return undefined as T;
@@ -96,8 +101,13 @@ export class ApiClient {
     return text;
   }
 
-  private async fetch(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async fetch(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
@@ -152,6 +162,6 @@ export class ApiClient {
       const lines = problems.map((p) => `  - ${p.field || '(body)'}: ${p.message}`);
       return new CliError([head, ...lines].join('\n'), EXIT.usage);
     }
-    return new CliError(head, EXIT.failure);
+    return new CliError(head, EXIT.failure, status);
   }
 }

@@ -3,6 +3,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    /** The HTTP status when the server answered with an error. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'CliError';

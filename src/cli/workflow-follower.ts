@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import { submitIdempotent } from './idempotent-submit';
 import type { ApiClient } from './api-client';
 import { formatDuration } from './table.util';
 
@@ -83,7 +84,12 @@ export class WorkflowFollower {
 
   constructor(
     private readonly api: ApiClient,
-    private readonly opts: { json?: boolean; pollMs: number; timeoutMs?: number },
+    private readonly opts: {
+      json?: boolean;
+      pollMs: number;
+      timeoutMs?: number;
+      idempotencyKey?: string;
+    },
     private readonly out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
     private readonly warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
   ) {}
@@ -94,7 +100,15 @@ export class WorkflowFollower {
       this.warn(`live feed unavailable (${(e as Error).message}); following by polling`),
     );
     try {
-      const created = normalizeWorkflow(await this.api.post<unknown>('/v1/workflows', definition));
+      const created = normalizeWorkflow(
+        await submitIdempotent<unknown>(
+          this.api,
+          '/v1/workflows',
+          definition,
+          this.opts.idempotencyKey,
+          this.warn,
+        ),
+      );
       this.workflowId = created.id;
       this.learn(created, definition);
       if (this.opts.json) this.out(JSON.stringify({ submitted: created.raw }));

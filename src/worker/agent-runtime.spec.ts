@@ -22,9 +22,16 @@ function gate() {
   };
 }
 
-const req = (taskId: string, attempt = 0, payload: unknown = {}): ExecutionRequest => ({
+/** A request as the bus delivers it: the same message (delivery id) for the same task+attempt. */
+const req = (
+  taskId: string,
+  attempt = 0,
+  payload: unknown = {},
+  deliveryId = `msg-${taskId}-${attempt}`,
+): ExecutionRequest => ({
   taskId,
   attempt,
+  deliveryId,
   capability: 'work',
   payload,
 });
@@ -171,12 +178,90 @@ describe('AgentRuntime', () => {
     g.release('dup:2', 'two');
     await expect(second).resolves.toMatchObject({ ok: true, output: 'one' });
     await expect(other).resolves.toMatchObject({ ok: true, output: 'two' });
-    // Once finished, the same task+attempt runs again (a real re-execution).
-    const again = rt.run('worker-a', req('dup', 1));
+    // Once finished, a redelivery is answered from the stored result: it never runs again.
+    await expect(rt.run('worker-a', req('dup', 1))).resolves.toMatchObject({
+      ok: true,
+      output: 'one',
+    });
+    expect(g.started).toEqual(['dup:1', 'dup:2']);
+  });
+
+  it('answers a redelivery of a finished attempt from its record (success and failure), never re-running it', async () => {
+    const g = gate();
+    const replayed: string[] = [];
+    const rt = runtimeWith(g.handler, 3, {
+      listener: { replayed: (i, r) => replayed.push(`${i.taskId}:${i.attempt}:${r.ok}`) },
+    });
+    const ok = rt.run('worker-a', req('t', 0));
+    const bad = rt.run('worker-a', req('u', 0));
     await tick();
-    expect(g.started).toEqual(['dup:1', 'dup:2', 'dup:1']);
-    g.release('dup:1');
-    await again;
+    g.release('t:0', { answer: 42 });
+    await ok;
+    rt.cancel('u');
+    await expect(bad).resolves.toMatchObject({ ok: false, error: { type: 'cancelled' } });
+
+    await expect(rt.run('worker-a', req('t', 0))).resolves.toEqual(await ok);
+    await expect(rt.run('worker-a', req('u', 0))).resolves.toEqual(await bad);
+    expect(replayed).toEqual(['t:0:true', 'u:0:false']);
+    expect(g.started).toEqual(['t:0', 'u:0']);
+    expect(rt.finishedResult('t', 0)).toEqual(await ok);
+    // A new attempt of the same task (the queue's retry) is a new execution.
+    const retry = rt.run('worker-a', req('u', 1));
+    await tick();
+    expect(g.started).toEqual(['t:0', 'u:0', 'u:1']);
+    g.release('u:1');
+    await retry;
+  });
+
+  it('runs a new dispatch of a finished attempt (another message, e.g. a manual retry of a FAILED task)', async () => {
+    const g = gate();
+    const rt = runtimeWith(g.handler, 2);
+    const first = rt.run('worker-a', req('m', 0));
+    await tick();
+    g.release('m:0', 'one');
+    await first;
+    // Same task and attempt, another message: real work again.
+    const retried = rt.run('worker-a', req('m', 0, {}, 'msg-retry'));
+    await tick();
+    expect(g.started).toEqual(['m:0', 'm:0']);
+    g.release('m:0', 'two');
+    await expect(retried).resolves.toMatchObject({ ok: true, output: 'two' });
+    // Without a delivery id (an in-process caller) nothing is answered from the record either.
+    const inProcess = rt.run('worker-a', { ...req('m', 0), deliveryId: undefined });
+    await tick();
+    expect(g.started).toHaveLength(3);
+    g.release('m:0');
+    await inProcess;
+  });
+
+  it('keeps at most maxEntries finished attempts (oldest evicted first) and forgets them after ttlMs', async () => {
+    let now = 1_000_000;
+    const spy = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const rt = runtimeWith(gate().handler, 2, { finishedMemory: { maxEntries: 3, ttlMs: 1000 } });
+      for (const id of ['a', 'b', 'c', 'd']) await rt.run('echo', req(id, 0, { id }));
+      expect(rt.finishedCount).toBe(3);
+      expect(rt.finishedResult('a', 0)).toBeUndefined();
+      expect(rt.finishedResult('d', 0)).toMatchObject({ ok: true, output: { id: 'd' } });
+      now += 1000;
+      expect(rt.finishedResult('d', 0)).toBeUndefined();
+      // Expired entries are dropped as new ones come in: memory stays bounded by time too.
+      await rt.run('echo', req('e', 0));
+      expect(rt.finishedCount).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('does not remember a drained (handed-back) attempt: it must run when it comes back', async () => {
+    const g = gate();
+    const rt = runtimeWith(g.handler, 1);
+    const running = rt.run('worker-a', req('h', 0));
+    await tick();
+    await rt.drain(10);
+    await expect(running).resolves.toMatchObject({ ok: false, error: { type: 'drained' } });
+    expect(rt.finishedResult('h', 0)).toBeUndefined();
+    expect(rt.finishedCount).toBe(0);
   });
 
   it('cancel aborts a running execution and a waiting one', async () => {

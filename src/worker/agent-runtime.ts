@@ -65,6 +65,11 @@ export interface RuntimeListener {
   /** A request for a task+attempt already held joined it instead of starting again. */
   joined?(info: ExecutionInfo): void;
   /**
+   * A request for a task+attempt this runtime already finished (a broker redelivery, e.g. after a
+   * RabbitMQ restart) was answered with the stored result instead of running again.
+   */
+  replayed?(info: ExecutionInfo, result: ExecutionResult): void;
+  /**
    * A running execution reported a step (`claude`: transcript steps). `seq` counts from 0 per
    * task attempt. Forward it to the control plane as task progress.
    */
@@ -93,7 +98,15 @@ export interface AgentRuntimeOptions {
   switchyardUrl?: () => string;
   /** Replaces the executor factory (embedding, tests of the runtime with a custom executor). */
   createExecutor?: (agent: AgentDefinition, options: ExecutorOptions) => Executor;
+  /**
+   * How many finished attempts (`taskId:attempt` → result) are remembered, and for how long, so a
+   * redelivery of one is answered from the record instead of running again. Defaults:
+   * `FINISHED_MEMORY_DEFAULTS` (10,000 entries, 10 minutes; ~1–2 KB each for small results).
+   */
+  finishedMemory?: { maxEntries?: number; ttlMs?: number };
 }
+
+export const FINISHED_MEMORY_DEFAULTS = { maxEntries: 10_000, ttlMs: 10 * 60_000 } as const;
 
 export interface DrainReport {
   /** Executions that finished on their own during the drain (`taskId:attempt`). */
@@ -106,6 +119,15 @@ interface Held {
   info: ExecutionInfo;
   controller: AbortController;
   promise: Promise<ExecutionResult>;
+}
+
+interface Finished {
+  info: ExecutionInfo;
+  /** The delivery it answered: only a redelivery of that same message is answered from here. */
+  deliveryId?: string;
+  result: ExecutionResult;
+  /** `Date.now()` when it finished. */
+  at: number;
 }
 
 interface AgentSlot {
@@ -131,6 +153,10 @@ const silentLogger: WorkerLogger = {
 export class AgentRuntime {
   private readonly slots = new Map<string, AgentSlot>();
   private readonly held = new Map<string, Held>();
+  /** Recently finished attempts, oldest first (a Map keeps insertion order): a bounded LRU. */
+  private readonly finished = new Map<string, Finished>();
+  private readonly finishedMax: number;
+  private readonly finishedTtlMs: number;
   private readonly logger: WorkerLogger;
   private drainingSince?: number;
 
@@ -139,6 +165,11 @@ export class AgentRuntime {
     private readonly options: AgentRuntimeOptions,
   ) {
     this.logger = options.logger ?? silentLogger;
+    this.finishedMax = Math.max(
+      0,
+      options.finishedMemory?.maxEntries ?? FINISHED_MEMORY_DEFAULTS.maxEntries,
+    );
+    this.finishedTtlMs = options.finishedMemory?.ttlMs ?? FINISHED_MEMORY_DEFAULTS.ttlMs;
     const make = options.createExecutor ?? defaultCreateExecutor;
     for (const agent of agents) {
       if (this.slots.has(agent.name)) throw new Error(`agent ${agent.name} is defined twice`);
@@ -181,13 +212,27 @@ export class AgentRuntime {
     return [...this.held.values()].some((h) => h.info.taskId === taskId);
   }
 
+  /** The stored result of a finished `taskId:attempt`, if still remembered. */
+  finishedResult(taskId: string, attempt: number): ExecutionResult | undefined {
+    return this.recall(key(taskId, attempt))?.result;
+  }
+
+  /** How many finished attempts are remembered now. */
+  get finishedCount(): number {
+    return this.finished.size;
+  }
+
   get draining(): boolean {
     return this.drainingSince !== undefined;
   }
 
   /**
    * Runs one task attempt on `agentName`. Never rejects. A request for a `taskId:attempt` that is
-   * already held returns the same promise (a redelivery joins the running execution).
+   * already held returns the same promise (a redelivery joins the running execution); a
+   * redelivery of the message (same `deliveryId`) of an attempt that finished recently resolves
+   * with the stored result at once (after a broker restart lost the ack, the attempt does not run
+   * a second time). A new dispatch of the same attempt (another message: a manual retry of a
+   * FAILED task re-queues attempt 0) runs again.
    */
   run(agentName: string, request: ExecutionRequest): Promise<ExecutionResult> {
     const k = key(request.taskId, request.attempt);
@@ -201,6 +246,16 @@ export class AgentRuntime {
       this.options.listener?.joined?.({ ...existing.info });
       workerMetrics.joins.inc({ agent: agentName });
       return existing.promise;
+    }
+    const done = this.recall(k);
+    if (done && request.deliveryId !== undefined && done.deliveryId === request.deliveryId) {
+      this.logger.log('redelivery of a finished attempt answered from its stored result', {
+        agent: agentName,
+        taskId: request.taskId,
+        attempt: request.attempt,
+      });
+      this.options.listener?.replayed?.({ ...done.info }, done.result);
+      return Promise.resolve(done.result);
     }
     const slot = this.slots.get(agentName);
     if (!slot)
@@ -230,7 +285,18 @@ export class AgentRuntime {
       controller,
       promise: Promise.resolve(failure('cancelled', 'not started')),
     };
-    held.promise = this.execute(slot, request, held).finally(() => this.held.delete(k));
+    // Remembered and released in one step: a redelivery always finds the attempt in one of the two.
+    held.promise = this.execute(slot, request, held).then(
+      (result) => {
+        this.remember(k, held.info, result, request.deliveryId);
+        this.held.delete(k);
+        return result;
+      },
+      (err: unknown) => {
+        this.held.delete(k);
+        throw err;
+      },
+    );
     this.held.set(k, held);
     return held.promise;
   }
@@ -349,6 +415,37 @@ export class AgentRuntime {
     workerMetrics.finished(agent.name, slot.executor.kind, slot.running, result, seconds);
     this.options.listener?.finished?.({ ...held.info }, result);
     return result;
+  }
+
+  /**
+   * Stores a finished attempt's result. A `drained` one is not stored: the attempt was handed
+   * back without an answer and must run when it comes back.
+   */
+  private remember(
+    k: string,
+    info: ExecutionInfo,
+    result: ExecutionResult,
+    deliveryId: string | undefined,
+  ): void {
+    if (this.finishedMax === 0 || this.finishedTtlMs <= 0) return;
+    if (!result.ok && result.error.type === 'drained') return;
+    const now = Date.now();
+    this.finished.delete(k);
+    this.finished.set(k, { info: { ...info }, result, at: now, deliveryId });
+    for (const [oldest, f] of this.finished) {
+      if (this.finished.size <= this.finishedMax && now - f.at < this.finishedTtlMs) break;
+      this.finished.delete(oldest);
+    }
+  }
+
+  private recall(k: string): Finished | undefined {
+    const f = this.finished.get(k);
+    if (!f) return undefined;
+    if (Date.now() - f.at >= this.finishedTtlMs) {
+      this.finished.delete(k);
+      return undefined;
+    }
+    return f;
   }
 
   /**

@@ -30,6 +30,9 @@ import { AgentAvailability } from './agent-availability';
 import { TaskProgressPublisher } from './task-progress.publisher';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
 
+/** How long a worker keeps retrying a task's reply while the broker is unreachable. */
+const REPLY_RETRY_MS = 60_000;
+
 /** What `wait_task` returns (the fields the worker reads). */
 interface DelegatedTask {
   status: TaskStatus;
@@ -230,6 +233,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
           runtime.run(name, {
             taskId: message.taskId!,
             attempt: message.attempt,
+            deliveryId: message.id,
             capability: p.capability,
             payload: p.payload,
             inputs: p.inputs,
@@ -246,7 +250,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     // the control plane notices the agent is gone and retries it elsewhere.
     if (!result.ok && result.error.type === 'drained')
       throw new Error(`task ${message.taskId} handed back`);
-    await this.bus.sendResponse(message, {
+    await this.replyUntilSent(message, {
       fromAgent: this.idOf(name),
       messageType: 'response',
       taskId: message.taskId,
@@ -254,6 +258,32 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       attempt: message.attempt,
       priority: message.priority,
     });
+  }
+
+  /**
+   * Sends a task's reply, retrying while the broker is away (a RabbitMQ restart takes seconds):
+   * giving up at once would dead-letter the message and the control plane would run the attempt
+   * again elsewhere although it finished here. Bounded: after `REPLY_RETRY_MS` (or on shutdown)
+   * the error goes up as before. A reply sent twice (the broker also redelivers the unacked
+   * message, answered from the runtime's record) is deduplicated by the control plane.
+   */
+  private async replyUntilSent(
+    message: AgentMessage,
+    response: Parameters<MessageBus['sendResponse']>[1],
+  ): Promise<void> {
+    const deadline = Date.now() + REPLY_RETRY_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        await this.bus.sendResponse(message, response);
+        return;
+      } catch (e) {
+        if (this.stopping || Date.now() + delay > deadline) throw e;
+        this.logger.warn(
+          `reply for task ${message.taskId} attempt ${message.attempt} not sent (${(e as Error).message}); retrying in ${delay} ms`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   /** A usage/rate limit: the agent takes no task until `details.retryAt` (discovery sees it OFFLINE). */

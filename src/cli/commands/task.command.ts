@@ -3,6 +3,7 @@ import type { TaskRecord, TaskTreeNode } from '../../queue/task.types';
 import { ApiClient, type ClientOptions, withClientOptions } from '../api-client';
 import { CliError } from '../cli-error';
 import { EXIT } from '../exit-codes';
+import { submitIdempotent } from '../idempotent-submit';
 import { enc, itemsOf, output, readJsonInput } from '../output.util';
 import { renderKeyValues, renderTable } from '../table.util';
 import { taskLogs } from '../task-logs';
@@ -51,11 +52,17 @@ export function registerTaskCommand(program: Command): void {
   const task = program.command('task').description('Submit, inspect and cancel tasks');
 
   withClientOptions(
-    task.command('submit <file>').description('Submit one task from a JSON file (`-` reads stdin)'),
-  ).action(async (file: string, opts: ClientOptions) => {
+    task
+      .command('submit <file>')
+      .description('Submit one task from a JSON file (`-` reads stdin)')
+      .option(
+        '--idempotency-key <key>',
+        "dedupe key (default: the body's idempotencyKey, else a new UUID); retry a failed submit with the same key",
+      ),
+  ).action(async (file: string, opts: ClientOptions & { idempotencyKey?: string }) => {
     const body = readJsonInput(file);
     const api = new ApiClient(opts);
-    const created = await api.post<TaskRecord>('/v1/tasks', body);
+    const created = await submitIdempotent<TaskRecord>(api, '/v1/tasks', body, opts.idempotencyKey);
     output(opts.json, created, () => `Submitted task ${created.id} (status ${created.status})\n`);
   });
 

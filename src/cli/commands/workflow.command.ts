@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { TaskRecord } from '../../queue/task.types';
+import { submitIdempotent } from '../idempotent-submit';
 import { ApiClient, type ClientOptions, withClientOptions } from '../api-client';
 import { CliError } from '../cli-error';
 import { EXIT } from '../exit-codes';
@@ -12,6 +13,7 @@ interface RunOptions extends ClientOptions {
   follow?: boolean;
   pollInterval?: string;
   timeout?: string;
+  idempotencyKey?: string;
 }
 
 function positiveNumber(value: string | undefined, flag: string): number | undefined {
@@ -32,12 +34,18 @@ export function registerWorkflowCommand(program: Command): void {
       .description('Submit a workflow from a JSON file (`-` reads stdin)')
       .option('-f, --follow', 'show live progress; exit 1 if the workflow fails or is cancelled')
       .option('--poll-interval <seconds>', 'with --follow: status poll interval', '2')
-      .option('--timeout <seconds>', 'with --follow: give up (exit 1) after this long'),
+      .option('--timeout <seconds>', 'with --follow: give up (exit 1) after this long')
+      .option(
+        '--idempotency-key <key>',
+        "dedupe key (default: the body's idempotencyKey, else a new UUID); retry a failed submit with the same key",
+      ),
   ).action(async (file: string, opts: RunOptions) => {
     const definition = readJsonInput(file);
     const api = new ApiClient(opts);
     if (!opts.follow) {
-      const created = normalizeWorkflow(await api.post<unknown>('/v1/workflows', definition));
+      const created = normalizeWorkflow(
+        await submitIdempotent<unknown>(api, '/v1/workflows', definition, opts.idempotencyKey),
+      );
       output(
         opts.json,
         created.raw,
@@ -53,6 +61,7 @@ export function registerWorkflowCommand(program: Command): void {
       json: opts.json,
       pollMs,
       timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
+      idempotencyKey: opts.idempotencyKey,
     });
     const result = await follower.run(definition);
     if (!result.succeeded) {

@@ -104,6 +104,7 @@ export class CommandExecutor implements Executor {
         killGraceMs: this.options.killGraceMs,
         maxStdoutBytes: this.options.commandMaxOutputBytes,
         maxStderrBytes: this.options.commandMaxStderrBytes,
+        logger: ctx.logger,
       });
       const usage = { durationMs: run.durationMs };
       if (run.spawnError) {

@@ -6,6 +6,12 @@ export interface ExecutionRequest {
   taskId: string;
   /** Attempt number, 0 for the first. `taskId:attempt` identifies one execution. */
   attempt: number;
+  /**
+   * Id of the message that carried the request (the bus message id; a broker redelivery keeps it,
+   * a new dispatch of the same attempt — e.g. a manual retry of a FAILED task — gets a new one).
+   * Only a request with the same delivery id as a finished one is answered from the record.
+   */
+  deliveryId?: string;
   capability: string;
   payload: unknown;
   /** Results of the tasks this one depends on, keyed by task id (and by ref inside a workflow). */

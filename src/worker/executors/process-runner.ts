@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface RunProcessOptions {
   /** argv; `argv[0]` is the executable (resolved on PATH), never run through a shell. */
@@ -17,6 +17,8 @@ export interface RunProcessOptions {
    * the result is empty) and `maxStdoutBytes` does not apply: the consumer bounds what it keeps.
    */
   onStdout?: (chunk: Buffer) => void;
+  /** Told once per process when the group watcher cannot be started (see `startGroupWatcher`). */
+  logger?: { warn(message: string, meta?: Record<string, unknown>): void };
   /** Run as this OS user/group (WORKER_RUN_AS); the worker must be root to switch. */
   runAs?: RunAs;
 }
@@ -52,13 +54,60 @@ export function killGroup(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
+/**
+ * The group watcher: a tiny `sh` that blocks reading a pipe only this (worker) process holds the
+ * write end of (Node opens its pipes close-on-exec, so no other child inherits it). When the
+ * worker dies — however: exit, crash, SIGKILL, OOM kill — the kernel closes that end, `read` sees
+ * end-of-file and the watcher SIGKILLs the agent's whole process group. On a normal finish the
+ * runner kills the watcher itself first, so it never signals a group id that could be reused.
+ * A pipe is used instead of a parent-death signal (`prctl(PR_SET_PDEATHSIG)`, `setpriv
+ * --pdeathsig`) because it covers grandchildren as well, needs no util-linux, works on macOS,
+ * and leaves the agent's own exit code and signal untouched (no wrapper between worker and agent).
+ */
+const WATCHER_SCRIPT = 'read _ignored; kill -9 -"$1" 2>/dev/null';
+
+let watcherWarned = false;
+
+/** Starts the watcher of process group `pgid`; undefined (warned once per process) if `sh` cannot start. */
+export function startGroupWatcher(
+  pgid: number,
+  logger?: RunProcessOptions['logger'],
+): ChildProcess | undefined {
+  const warn = (reason: string) => {
+    if (watcherWarned) return;
+    watcherWarned = true;
+    logger?.warn(
+      'cannot start the process-group watcher: agent processes will not die with this worker if it is killed',
+      { reason },
+    );
+  };
+  try {
+    const watcher = spawn('sh', ['-c', WATCHER_SCRIPT, 'switchyard-group-watcher', String(pgid)], {
+      // Its own group: a signal to the worker's group (Ctrl-C) must not take the watcher first.
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    watcher.on('error', (err) => warn(err.message));
+    watcher.stdin?.on('error', () => undefined);
+    // Neither the watcher nor its pipe keeps the worker's event loop alive.
+    watcher.unref();
+    (watcher.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    return watcher;
+  } catch (err) {
+    warn(err instanceof Error ? err.message : String(err));
+    return undefined;
+  }
+}
+
 /** How long to wait for stdout/stderr to close after the process exited (a grandchild may hold them). */
 const CLOSE_WAIT_MS = 2000;
 
 /**
  * Runs one process in its own process group (`detached: true`) and waits for it. Never rejects.
  * Whatever happens — normal exit, abort, output over its cap — the whole group is killed before
- * this resolves, so no grandchild is left running.
+ * this resolves, so no grandchild is left running; and if this (worker) process dies first, even
+ * by SIGKILL, the group watcher kills the group within milliseconds.
  */
 export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
   const started = Date.now();
@@ -84,6 +133,7 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
       ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid ?? opts.runAs.uid } : {}),
     });
     const pid = child.pid;
+    const watcher = pid === undefined ? undefined : startGroupWatcher(pid, opts.logger);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let stdoutBytes = 0;
@@ -116,6 +166,10 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
       if (closeTimer) clearTimeout(closeTimer);
       // Anything still in the group (a background grandchild) dies with the task.
       if (pid !== undefined) killGroup(pid, 'SIGKILL');
+      // The group is gone: stop its watcher without letting it signal (SIGKILL, not end-of-file).
+      if (watcher && watcher.exitCode === null && watcher.signalCode === null) {
+        watcher.kill('SIGKILL');
+      }
       resolve({
         pid,
         exitCode,
