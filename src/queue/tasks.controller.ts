@@ -1,3 +1,7 @@
+import {
+  applyIdempotencyKeyHeader,
+  IdempotencyKeyHeader,
+} from '../common/http/idempotency-key.header';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -45,9 +49,12 @@ export class TasksController {
   @ApiTooLarge()
   async create(
     @Body() body: CreateTaskDto,
+    @IdempotencyKeyHeader() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskRecord> {
-    const { task, created } = await this.queue.enqueue(body);
+    const { task, created } = await this.queue.enqueue(
+      applyIdempotencyKeyHeader(body, idempotencyKey),
+    );
     void reply.status(created ? 201 : 200);
     return task;
   }

@@ -1,3 +1,7 @@
+import {
+  applyIdempotencyKeyHeader,
+  IdempotencyKeyHeader,
+} from '../common/http/idempotency-key.header';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -60,9 +64,12 @@ export class WorkflowsController {
   @ApiTooLarge()
   async create(
     @Body() body: CreateWorkflowDto,
+    @IdempotencyKeyHeader() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ workflow: WorkflowRecord; tasks: TaskRecord[] }> {
-    const { workflow, tasks, created } = await this.queue.submitWorkflow(body);
+    const { workflow, tasks, created } = await this.queue.submitWorkflow(
+      applyIdempotencyKeyHeader(body, idempotencyKey),
+    );
     void reply.status(created ? 201 : 200);
     return { workflow, tasks };
   }

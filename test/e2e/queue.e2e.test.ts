@@ -57,6 +57,43 @@ describe('tasks and queue REST (e2e)', () => {
     expect(b.body.id).toBe(a.body.id);
   });
 
+  it('honours the Idempotency-Key header, and refuses a reused key with a different body (409)', async () => {
+    const send = (body: object, key: string) =>
+      request(t.server).post('/v1/tasks').set(auth()).set('Idempotency-Key', key).send(body);
+    const a = await send({ capability: 'x', payload: { n: 1 } }, 'hdr-1').expect(201);
+    const b = await send({ capability: 'x', payload: { n: 1 } }, 'hdr-1').expect(200);
+    expect(b.body.id).toBe(a.body.id);
+    const clash = await send({ capability: 'x', payload: { n: 2 } }, 'hdr-1').expect(409);
+    expect(clash.body.error.message).toContain("idempotency key 'hdr-1'");
+    expect(clash.body.error.details).toEqual({ idempotencyKey: 'hdr-1' });
+    await request(t.server)
+      .post('/v1/tasks')
+      .set(auth())
+      .set('Idempotency-Key', 'hdr-2')
+      .send({ capability: 'x', idempotencyKey: 'other' })
+      .expect(400);
+    const wf = { tasks: [{ ref: 'a', capability: 'x' }] };
+    const w1 = await request(t.server)
+      .post('/v1/workflows')
+      .set(auth())
+      .set('Idempotency-Key', 'wf-1')
+      .send(wf)
+      .expect(201);
+    const w2 = await request(t.server)
+      .post('/v1/workflows')
+      .set(auth())
+      .set('Idempotency-Key', 'wf-1')
+      .send(wf)
+      .expect(200);
+    expect(w2.body.workflow.id).toBe(w1.body.workflow.id);
+    await request(t.server)
+      .post('/v1/workflows')
+      .set(auth())
+      .set('Idempotency-Key', 'wf-1')
+      .send({ tasks: [{ ref: 'b', capability: 'x' }] })
+      .expect(409);
+  });
+
   it('paginates with a cursor', async () => {
     for (let i = 0; i < 5; i++) await post('/v1/tasks', { capability: 'paged' }).expect(201);
     const seen = new Set<string>();
