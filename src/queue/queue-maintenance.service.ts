@@ -15,6 +15,9 @@ import { TaskQueries } from './task-queries.service';
 import { TaskStore } from './task-store.repository';
 import type { ReadyEntry } from './task-jobs.adapter';
 
+/** Tasks whose wait-for edges one script call reads (bounded work per call, see detectDeadlocks). */
+const DEADLOCK_SCAN_BATCH = 200;
+
 export interface DeadlockCycle {
   /** Task ids in dependency order: each waits for the next, the last for the first. */
   taskIds: string[];
@@ -172,16 +175,32 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     return { archived, removed };
   }
 
-  /** Cycles among BLOCKED tasks. */
+  /**
+   * Cycles among BLOCKED tasks: the wait-for graph reachable from the suspects, read a batch of
+   * `DEADLOCK_SCAN_BATCH` tasks per script call so no call holds Redis for long at any size.
+   */
   async detectDeadlocks(): Promise<{ cycles: DeadlockCycle[]; blocked: number; tookMs: number }> {
     const t0 = performance.now();
-    const [blockedCount, suspects, flat] = await this.store.blockedGraph();
+    const [blockedCount] = await this.store.cardinalities([this.store.keys.byStatus('BLOCKED')]);
+    const suspects = await this.store.suspects();
     const graph = new Map<string, string[]>();
-    for (let i = 0; i < flat.length;) {
-      const id = String(flat[i]);
-      const n = Number(flat[i + 1]);
-      graph.set(id, flat.slice(i + 2, i + 2 + n).map(String));
-      i += 2 + n;
+    const seen = new Set(suspects);
+    let frontier = [...suspects];
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (let i = 0; i < frontier.length; i += DEADLOCK_SCAN_BATCH) {
+        const edges = await this.store.blockedEdges(frontier.slice(i, i + DEADLOCK_SCAN_BATCH));
+        for (const [id, deps] of edges) {
+          graph.set(id, deps);
+          for (const d of deps) {
+            if (!seen.has(d)) {
+              seen.add(d);
+              next.push(d);
+            }
+          }
+        }
+      }
+      frontier = next;
     }
     const components = cyclicComponents(graph);
     const raw = components.map((c) => cycleInComponent(graph, c));
@@ -223,6 +242,8 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
       const { cycles } = await this.detectDeadlocks();
       if (cycles.length === 0) break;
       for (const c of cycles) {
+        // The graph was read in batches: cancel only if it is still a cycle right now.
+        if (!(await this.store.isCycle(c.taskIds))) continue;
         const res = await this.store.cancel('task', c.victim, 'deadlock');
         if (!res.ok) continue;
         this.logger.warn(

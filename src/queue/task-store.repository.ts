@@ -53,7 +53,11 @@ interface QueueCommands {
     now: number,
   ): Promise<string>;
   requeue(base: string, id: string, now: number): Promise<string>;
-  blockedGraph(base: string): Promise<[number, string[], (string | number)[]]>;
+  blockedEdges(
+    base: string,
+    mode: 'edges' | 'verify',
+    ...ids: string[]
+  ): Promise<(string | number)[] | number>;
   purge(base: string, ids: string): Promise<string>;
   park(base: string, id: string, attempt: number, reason: string, now: number): Promise<string>;
   unpark(
@@ -289,8 +293,26 @@ export class TaskStore implements OnModuleInit {
     return this.conn.zcard(key);
   }
 
-  blockedGraph(): Promise<[number, string[], (string | number)[]]> {
-    return this.conn.blockedGraph(this.base);
+  /** BLOCKED tasks through which a dependency cycle may have closed (see enqueue-1.lua). */
+  suspects(): Promise<string[]> {
+    return this.conn.smembers(this.keys.suspects);
+  }
+
+  /** Wait-for edges among BLOCKED tasks, for a bounded batch of ids (blocked-edges-1.lua). */
+  async blockedEdges(ids: string[]): Promise<Map<string, string[]>> {
+    const flat = (await this.conn.blockedEdges(this.base, 'edges', ...ids)) as (string | number)[];
+    const out = new Map<string, string[]>();
+    for (let i = 0; i < flat.length;) {
+      const n = Number(flat[i + 1]);
+      out.set(String(flat[i]), flat.slice(i + 2, i + 2 + n).map(String));
+      i += 2 + n;
+    }
+    return out;
+  }
+
+  /** Is `ids` still a cycle of BLOCKED tasks (each waiting for the next)? Atomic. */
+  async isCycle(ids: string[]): Promise<boolean> {
+    return (await this.conn.blockedEdges(this.base, 'verify', ...ids)) === 1;
   }
 
   // ------------------------------------------------------------------ records
