@@ -201,7 +201,7 @@ for _, t in ipairs(tasks) do
     rcall("HSET", k, "status", "BLOCKED")
     rcall("ZADD", B .. "s:BLOCKED", rcall("HGET", k, "seq"), t.id)
     -- A cycle can only close through a task that others were already waiting for: remember it
-    -- for the deadlock detector (blocked-graph-1.lua).
+    -- for the deadlock detector (blocked-edges-1.lua).
     if rcall("SCARD", k .. ":dependents") > 0 then rcall("SADD", B .. "suspects", t.id) end
   end
 end
