@@ -250,6 +250,8 @@ function errorBox(t, maxAttempts) {
 
 /** The record keeps the current attempt; earlier ones come from the live feed while it was open. */
 function attempts(t, now) {
+  // The record's own history (every attempt that ended, kept by the queue) when it has one.
+  if (Array.isArray(t.attempts) && t.attempts.length) return recordedAttempts(t, now);
   const seen = recent.filter(
     (e) =>
       e.taskId === t.id && /^task\.(running|retrying|completed|failed|cancelled)$/.test(e.type),
@@ -311,6 +313,36 @@ function attempts(t, now) {
       'Earlier attempts are listed when this browser saw them on the live feed.',
     ),
   );
+}
+
+function recordedAttempts(t, now) {
+  const rows = t.attempts.map((a) =>
+    row({}, [
+      String(a.attempt + 1),
+      a.agentId,
+      a.agentId && a.agentId.includes('@') ? a.agentId.split('@')[1] : '',
+      time(a.startedAt),
+      time(a.endedAt),
+      a.outcome + (a.errorType ? ' — ' + a.errorType : ''),
+    ]),
+  );
+  if (!TERMINAL.has(t.status)) {
+    rows.push(
+      row({ class: 'current' }, [
+        String(t.attempt + 1),
+        t.agentId,
+        t.agentId && t.agentId.includes('@') ? t.agentId.split('@')[1] : '',
+        time(t.startedAt),
+        '',
+        t.status === 'RUNNING'
+          ? 'running for ' + duration(now - Date.parse(t.startedAt || t.updatedAt))
+          : t.status.toLowerCase(),
+      ]),
+    );
+  }
+  return table('Attempts', ['#', 'agent', 'worker', 'start', 'end', 'outcome'], rows, {
+    id: 'attempts',
+  });
 }
 
 function transcript(steps) {

@@ -85,6 +85,23 @@ export const taskRecordSchema = z.object({
   budget: z.object({ usd: z.number().optional(), tokens: z.int().optional() }).optional(),
   cost: costSchema.optional().describe("This task's own attempts"),
   treeCost: costSchema.optional().describe('Its own cost plus every descendant'),
+  waitingSince: iso
+    .optional()
+    .describe('Since when it waits for a live agent with its capability (parked)'),
+  waitTimeoutSeconds: z.int().optional(),
+  attempts: z
+    .array(
+      z.object({
+        attempt: z.int(),
+        agentId: z.string().optional(),
+        startedAt: iso.optional(),
+        endedAt: iso,
+        outcome: z.enum(['completed', 'failed', 'retried', 'lost', 'cancelled']),
+        errorType: z.string().optional(),
+      }),
+    )
+    .optional()
+    .describe('Every attempt that ended, oldest first (the last 50; on GET /v1/tasks/{id})'),
 });
 export class TaskRecordDto extends createZodDto(taskRecordSchema) {}
 export class TaskPageDto extends createZodDto(pageSchema(taskRecordSchema)) {}

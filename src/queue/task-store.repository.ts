@@ -8,7 +8,7 @@ import { evictionPolicyVerdict } from './eviction-policy.util';
 import { QueueKeys } from './queue-keys';
 import { parseScriptResult, type ScriptResult } from './script-result';
 import { buildInputs, decodeTask, type DependencyInfo, flatToObject } from './task-record.codec';
-import type { RetryPolicyConfig, TaskRecord } from './task.types';
+import type { AttemptRecord, RetryPolicyConfig, TaskRecord } from './task.types';
 
 /** The Lua commands of commands/ (defined on the queue connection). */
 interface QueueCommands {
@@ -322,13 +322,16 @@ export class TaskStore implements OnModuleInit {
     return h.id ? h : undefined;
   }
 
-  /** One task with its inputs (its COMPLETED dependencies' results). */
+  /** One task with its inputs (its COMPLETED dependencies' results) and its attempt history. */
   async findTask(id: string): Promise<TaskRecord | undefined> {
-    const h = await this.findRaw(id);
+    const [h, rawAttempts] = await Promise.all([
+      this.findRaw(id),
+      this.conn.lrange(`${this.keys.task(id)}:attempts`, 0, -1),
+    ]);
     if (!h) return undefined;
     const deps = JSON.parse(h.deps ?? '[]') as string[];
     const info = await this.dependencyInfo(deps);
-    return decodeTask(
+    const task = decodeTask(
       h,
       deps.length > 0
         ? buildInputs(
@@ -338,6 +341,8 @@ export class TaskStore implements OnModuleInit {
         : undefined,
       this.retryDefaults,
     );
+    if (rawAttempts.length > 0) task.attempts = rawAttempts.map(decodeAttempt);
+    return task;
   }
 
   async fields(id: string, ...names: string[]): Promise<(string | null)[]> {
@@ -468,4 +473,24 @@ export class TaskStore implements OnModuleInit {
   async publish(channel: string, message: string): Promise<void> {
     await this.conn.publish(channel, message);
   }
+}
+
+/** One entry of t:<id>:attempts (see task-lib.lua recordAttempt). */
+function decodeAttempt(json: string): AttemptRecord {
+  const a = JSON.parse(json) as {
+    attempt: number;
+    agent?: string;
+    startedAt?: number;
+    endedAt: number;
+    outcome: string;
+    errorType?: string;
+  };
+  return {
+    attempt: a.attempt,
+    ...(a.agent ? { agentId: a.agent } : {}),
+    ...(a.startedAt ? { startedAt: new Date(a.startedAt).toISOString() } : {}),
+    endedAt: new Date(a.endedAt).toISOString(),
+    outcome: a.outcome,
+    ...(a.errorType ? { errorType: a.errorType } : {}),
+  };
 }

@@ -91,8 +91,21 @@ export interface TaskRecord {
   waitingSince?: string;
   /** Fail with `no_agent` after waiting this long for an agent with the capability. */
   waitTimeoutSeconds?: number;
+  /** The attempts that ended, oldest first (the last 50; only on single-task reads). */
+  attempts?: AttemptRecord[];
   /** Set when an attempt starts: what is left of the tightest USD budget above it. */
   budgetLeftUsd?: number;
+}
+
+/** One attempt that ended: who ran it, when, and how it ended. */
+export interface AttemptRecord {
+  attempt: number;
+  agentId?: string;
+  startedAt?: string;
+  endedAt: string;
+  /** completed | failed | retried | lost (an infrastructure loss) | cancelled */
+  outcome: string;
+  errorType?: string;
 }
 
 /** A spending limit on a task tree or a workflow. */

@@ -129,4 +129,23 @@ describeInBrowser('console: delegated tasks on the task page (e2e, headless Chro
     );
     await post(`/v1/tasks/${task.id}/cancel`, {}).catch(() => undefined);
   });
+
+  it('lists every recorded attempt of a task (agent, worker, start, end, outcome)', async () => {
+    const task = await post('/v1/tasks', { capability: 'costly' });
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${url}/v1/tasks/${task.id}`, {
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      if (((await r.json()) as { status: string }).status === 'COMPLETED') break;
+      if (i > 200) throw new Error('the task did not complete');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await page.goto(`${url}/#/task/${task.id}`);
+    const rows = page.locator('#attempts tbody tr');
+    await rows.first().waitFor({ timeout: 15_000 });
+    const first = await rows.first().innerText();
+    expect(first).toContain('reviewer@w1');
+    expect(first).toContain('w1');
+    expect(first).toContain('completed');
+  });
 });

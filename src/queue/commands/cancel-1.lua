@@ -46,6 +46,7 @@ for _, t in ipairs(targets) do
   local f = rcall("HMGET", tkey(B, t), "status", "attempt")
   if f[1] == "BLOCKED" or f[1] == "READY" or f[1] == "RUNNING" then
     local err = cjson.encode({type = "cancelled", retryable = false, message = "cancelled: " .. reason})
+    if f[1] == "RUNNING" then recordAttempt(B, t, now, "cancelled", err) end
     markTerminal(B, t, "CANCELLED", reason, now, err, events)
     cancelled[#cancelled + 1] = {t, f[1], tonumber(f[2])}
     queue[#queue + 1] = t

@@ -35,12 +35,14 @@ local over = addCost(B, id, tonumber(ARGV[6] or "0") or 0, tonumber(ARGV[7] or "
 if over then
   local err = cjson.encode({type = "budget_exceeded", retryable = false,
     message = "the run cost more than the budget of " .. over .. " allows", details = {budgetHolder = over}})
+  recordAttempt(B, id, now, "failed", err)
   markTerminal(B, id, "FAILED", "budget_exceeded", now, err, events)
   rcall("ZADD", B .. "dead", now, id)
   cancelDescendants(B, id, now, ready, events)
   propagate(B, {id}, now, ready, events)
   return result(true, {status = "FAILED"}, ready, events)
 end
+recordAttempt(B, id, now, "completed", nil)
 rcall("HSET", k, "result", ARGV[3])
 rcall("HDEL", k, "error")
 markTerminal(B, id, "COMPLETED", "", now, nil, events)

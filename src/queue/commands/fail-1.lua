@@ -49,6 +49,11 @@ if over and mode ~= "defer" then
   errJson = cjson.encode({type = "budget_exceeded", retryable = false,
     message = "the attempts cost more than the budget of " .. over .. " allows", details = {budgetHolder = over}})
 end
+if mode ~= "defer" then
+  local outcome = "failed"
+  if mode == "retry" then outcome = "retried" elseif mode == "lost" then outcome = "lost" end
+  recordAttempt(B, id, now, outcome, errJson)
+end
 if mode == "fail" then
   markTerminal(B, id, "FAILED", reason, now, errJson, events)
   rcall("ZADD", B .. "dead", now, id)

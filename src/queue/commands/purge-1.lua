@@ -33,7 +33,7 @@ for _, id in ipairs(ids) do
   if not f[1] then
     rcall("ZREM", B .. "ended", id)
   elseif removable then
-    rcall("DEL", k, k .. ":pending", k .. ":dependents", k .. ":children")
+    rcall("DEL", k, k .. ":pending", k .. ":dependents", k .. ":children", k .. ":attempts")
     rcall("ZREM", B .. "all", id)
     rcall("ZREM", B .. "s:" .. f[1], id)
     rcall("ZREM", B .. "dead", id)

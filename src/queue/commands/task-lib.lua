@@ -6,6 +6,7 @@
     B.."t:"..id..":pending"   set    dependency ids not yet satisfied
     B.."t:"..id..":dependents" set   ids of tasks that named this one in dependsOn
     B.."t:"..id..":children"  zset   delegated child task ids, score = creation sequence
+    B.."t:"..id..":attempts"  list   JSON of each attempt that ended (last 50), see recordAttempt
     B.."s:"..STATUS           zset   ids per status, score = creation sequence
     B.."all"                  zset   every task id, score = creation sequence
     B.."outbox"               zset   "id#gen" of READY tasks whose BullMQ job may not exist yet, score = ms
@@ -206,6 +207,21 @@ local function addCost(B, id, usd, tin, tout)
     if not over and ((bUsd > 0 and wUsd > bUsd) or (bTok > 0 and wIn + wOut > bTok)) then over = "workflow " .. wf end
   end
   return over
+end
+
+-- Appends the attempt that just ended to the task's history (t:<id>:attempts, the last 50):
+-- attempt number, agent, start/end (ms), outcome and error type. Call before the record changes.
+local function recordAttempt(B, id, now, outcome, errJson)
+  local k = tkey(B, id)
+  local f = rcall("HMGET", k, "attempt", "agent", "started")
+  local errType = nil
+  if errJson and errJson ~= "" then
+    local okDecode, err = pcall(cjson.decode, errJson)
+    if okDecode and type(err) == "table" and type(err.type) == "string" then errType = err.type end
+  end
+  rcall("RPUSH", k .. ":attempts", cjson.encode({attempt = tonumber(f[1] or "0"), agent = f[2] or "",
+    startedAt = tonumber(f[3] or "0"), endedAt = now, outcome = outcome, errorType = errType}))
+  rcall("LTRIM", k .. ":attempts", -50, -1)
 end
 
 local function result(ok, extra, ready, events)
