@@ -86,6 +86,13 @@ export interface StartedTask {
   readyAt?: number;
 }
 
+/** An attempt's cost as the scripts take it: USD, input tokens, output tokens. */
+const costArgs = (cost: AttemptCost): [number, number, number] => [
+  cost.usd ?? 0,
+  cost.inputTokens ?? 0,
+  cost.outputTokens ?? 0,
+];
+
 /** The dependency fields read to build inputs. */
 const DEP_FIELDS = ['ref', 'wf', 'status', 'result'] as const;
 
@@ -199,17 +206,7 @@ export class TaskStore implements OnModuleInit {
     now = Date.now(),
   ): Promise<ScriptResult> {
     return parseScriptResult(
-      await this.conn.complete(
-        this.base,
-        id,
-        attempt,
-        resultJson,
-        now,
-        agent,
-        cost.usd ?? 0,
-        cost.inputTokens ?? 0,
-        cost.outputTokens ?? 0,
-      ),
+      await this.conn.complete(this.base, id, attempt, resultJson, now, agent, ...costArgs(cost)),
     );
   }
 
@@ -235,9 +232,7 @@ export class TaskStore implements OnModuleInit {
         reason,
         now,
         agent,
-        cost.usd ?? 0,
-        cost.inputTokens ?? 0,
-        cost.outputTokens ?? 0,
+        ...costArgs(cost),
       ),
     );
   }

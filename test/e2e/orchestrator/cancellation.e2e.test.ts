@@ -13,6 +13,23 @@ import {
 } from '../../support/processes';
 
 // Real processes on the shared Redis and RabbitMQ of a busy 2-core machine.
+
+/** The pids the spawner agent script writes once it runs (itself and its grandchild). */
+function agentPids(cluster: Cluster, pidFile: string): Promise<{ pid: number; childPid: number }> {
+  return cluster.waitFor(
+    async () => {
+      if (!existsSync(pidFile)) return undefined;
+      try {
+        return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; childPid: number };
+      } catch {
+        return undefined; // being written
+      }
+    },
+    30_000,
+    'the agent script to write its pids',
+    100,
+  );
+}
 jest.setTimeout(120_000);
 
 /**
@@ -55,19 +72,7 @@ describe('cancelling a running command agent (e2e, real processes)', () => {
       payload: { pidFile },
       timeoutMs: 120_000,
     });
-    const { pid, childPid } = await cluster.waitFor(
-      async () => {
-        if (!existsSync(pidFile)) return undefined;
-        try {
-          return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; childPid: number };
-        } catch {
-          return undefined; // being written
-        }
-      },
-      30_000,
-      'the agent script to write its pids',
-      100,
-    );
+    const { pid, childPid } = await agentPids(cluster, pidFile);
     pids.push(pid, childPid);
     expect(processAlive(pid)).toBe(true);
     expect(processAlive(childPid)).toBe(true);
@@ -144,19 +149,7 @@ describe('cancelling through another control plane, live fan-out off (e2e)', () 
       payload: { pidFile },
       timeoutMs: 120_000,
     });
-    const { pid, childPid } = await cluster.waitFor(
-      async () => {
-        if (!existsSync(pidFile)) return undefined;
-        try {
-          return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; childPid: number };
-        } catch {
-          return undefined;
-        }
-      },
-      30_000,
-      'the agent script to write its pids',
-      100,
-    );
+    const { pid, childPid } = await agentPids(cluster, pidFile);
     pids.push(pid, childPid);
     const r = await apiB.post(`/v1/tasks/${task.id}/cancel`);
     expect(r.status).toBe(200);
