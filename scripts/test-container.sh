@@ -224,6 +224,12 @@ wait_http "http://127.0.0.1:$cp_port/health/ready" 200 90 "$cp_name" || fail "co
 say "control plane ready: $(head -c 300 /tmp/switchyard-ctest-body-$id)"
 grep -q '"state-store":{"status":"up"' /tmp/switchyard-ctest-body-$id ||
   fail "the control plane's local state store is not up (volume not writable?)"
+# The console ships in the image: its page and the vendored layout library (dist/public).
+for asset in / /status-page/app.js /status-page/dagre.js; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$cp_port$asset" || true)
+  [ "$code" = 200 ] || fail "the console's $asset answers $code in the image"
+done
+say "the console (/, app.js, dagre.js) is served from the image"
 
 say "starting worker $worker_name (example agents, agent-scoped token, read-only rootfs)"
 "$engine" run -d --name "$worker_name" "${run_opts[@]}" --network host --read-only \
@@ -236,13 +242,19 @@ wait_http "http://127.0.0.1:$worker_port/health/ready" 200 90 "$worker_name" || 
 say "worker ready: $(head -c 300 /tmp/switchyard-ctest-body-$id)"
 "$engine" exec "$worker_name" sh -c 'test -z "${SWITCHYARD_ADMIN_TOKEN:-}"' ||
   fail "the worker container sees the admin token"
-# The worker's token authenticates (no 401) as an agent key: refused (403) where only people go.
+# The worker's token authenticates as an agent key scoped to one agent id (not an admin token),
+# and is refused (403) where only people go.
 whoami=$(curl -s --max-time 5 -H "Authorization: Bearer $agent_token" "http://127.0.0.1:$cp_port/v1/whoami" || true)
-[[ "$whoami" == *'"code":"FORBIDDEN"'*'Agent tokens'* ]] ||
+[[ "$whoami" == *'"role":"agent"'*'"agentId":"code-reviewer@'* ]] ||
   fail "the worker's token is not an agent-scoped key: $whoami"
+keys=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $agent_token" \
+  -X POST -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$cp_port/v1/circuit-breakers/x/reset" || true)
+[ "$keys" = 403 ] || fail "the worker's agent key may reset a circuit breaker (answer $keys, want 403)"
 say "the worker holds an agent-scoped key, not the admin token"
-curl -s --max-time 5 "http://127.0.0.1:$worker_port/metrics" | grep -q '^process_cpu_user_seconds_total' ||
-  fail "the worker's /metrics has no process metrics"
+# (Read the whole body first: `curl | grep -q` fails under pipefail when grep exits early.)
+worker_metrics=$(curl -s --max-time 10 "http://127.0.0.1:$worker_port/metrics" || true)
+grep -q '^process_cpu_user_seconds_total' <<<"$worker_metrics" ||
+  fail "the worker's /metrics has no process metrics: $(head -c 300 <<<"$worker_metrics")"
 if [ "$engine" = podman ]; then
   # Without systemd podman runs no healthcheck timer; run the image's HEALTHCHECK by hand.
   podman healthcheck run "$cp_name" >/dev/null || fail "control plane HEALTHCHECK failed"
