@@ -13,6 +13,8 @@ import { TaskCredentialService } from './task-credential.service';
 import { TaskScopePolicy } from './task-scope.policy';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** `dependsOn` of a submission is at most this long (task.schemas.ts); a longer one is a 400. */
+const MAX_CHECKED_DEPENDENCIES = 1000;
 
 export function bearerToken(header: string | string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[0] : header;
@@ -111,8 +113,9 @@ export class AuthGuard implements CanActivate {
   }
 
   /**
-   * REST routes a task credential may use (any other is 403): create a child of its task, read
-   * or cancel within its tree, its workflow's state. Routes that name `Role.Task` in `@Roles`
+   * REST routes a task credential may use (any other is 403): create a child of its task
+   * (depending only on tasks of its tree), read or cancel within its tree, its workflow's state.
+   * The full table is the task column of the matrix in docs/SECURITY.md. Routes that name `Role.Task` in `@Roles`
    * (e.g. /mcp) do their own scoping.
    */
   private async checkTaskRoute(
@@ -129,6 +132,10 @@ export class AuthGuard implements CanActivate {
         const b = body as Record<string, unknown>;
         const requested = typeof b.parentTaskId === 'string' ? b.parentTaskId : undefined;
         b.parentTaskId = this.scope.parentFor(principal, requested);
+        // A longer list is refused by the body's schema (400) before anything is stored.
+        if (Array.isArray(b.dependsOn) && b.dependsOn.length <= MAX_CHECKED_DEPENDENCIES) {
+          await this.scope.assertDependenciesInTree(principal, b.dependsOn);
+        }
       }
       return;
     }

@@ -44,6 +44,27 @@ export class TaskScopePolicy {
     if ((task.rootTaskId ?? task.id) !== scope.rootTaskId) throw this.outside(principal, taskId);
   }
 
+  /**
+   * Throws 403 unless every dependency is an existing task of the credential's delegation tree:
+   * a task gets its dependencies' results as inputs, so a dependency on another tree's task
+   * (or on an id someone else may submit later) would hand that tree's result to this one.
+   */
+  async assertDependenciesInTree(principal: Principal, ids: readonly unknown[]): Promise<void> {
+    const scope = principal.task;
+    if (!scope) return;
+    for (const id of new Set(ids)) {
+      if (typeof id !== 'string') continue; // the body's schema refuses it (400)
+      const task = await this.tasks.find(id);
+      if (!task || (task.rootTaskId ?? task.id) !== scope.rootTaskId) {
+        throw new AppException(
+          ErrorCode.Forbidden,
+          `A task credential may only depend on tasks of its own delegation tree (root '${scope.rootTaskId}'); '${id}' is not one`,
+          { field: 'dependsOn', requested: id, rootTaskId: scope.rootTaskId },
+        );
+      }
+    }
+  }
+
   /** Throws 403 unless the task is a strict descendant of the credential's task. */
   async assertDescendant(principal: Principal, taskId: string): Promise<void> {
     const scope = principal.task;

@@ -25,6 +25,9 @@ import {
 } from './queue-api.dto';
 import { TaskQueueService } from './task-queue.service';
 import type { TaskRecord, TaskTreeNode } from './task.types';
+import { CurrentPrincipal } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal.type';
+import { TaskScopePolicy } from '../auth/task-scope.policy';
 import { RecordsHumanAction } from '../observability/human-actions/human-action.interceptor';
 
 class CreateTaskDto extends createZodDto(createTaskSchema) {}
@@ -36,7 +39,10 @@ class GetTaskQueryDto extends createZodDto(getTaskQuerySchema) {}
 @ApiCommonErrors()
 @Controller('v1/tasks')
 export class TasksController {
-  constructor(private readonly queue: TaskQueueService) {}
+  constructor(
+    private readonly queue: TaskQueueService,
+    private readonly scope: TaskScopePolicy,
+  ) {}
 
   @Post()
   @ApiOperation({
@@ -51,10 +57,14 @@ export class TasksController {
     @Body() body: CreateTaskDto,
     @IdempotencyKeyHeader() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<TaskRecord> {
     const { task, created } = await this.queue.enqueue(
       applyIdempotencyKeyHeader(body, idempotencyKey),
     );
+    // A key seen before answers with the earlier task: a task credential gets it only when that
+    // task is in its own tree (an implicit delegation key names another tree's child otherwise).
+    if (!created) await this.scope.assertInTree(principal, task.id);
     void reply.status(created ? 201 : 200);
     return task;
   }
