@@ -69,6 +69,17 @@ export class WorkerMetrics {
         registers: [this.registry],
       }),
   );
+  readonly stale = getOrCreate(
+    this.registry,
+    'worker_stale_deliveries_total',
+    () =>
+      new Counter({
+        name: 'worker_stale_deliveries_total',
+        help: 'Task messages dropped without running: no longer the current attempt of their task (a redelivery after the task moved on)',
+        labelNames: ['agent'],
+        registers: [this.registry],
+      }),
+  );
   readonly spawns = getOrCreate(
     this.registry,
     'worker_process_spawns_total',

@@ -28,7 +28,10 @@ import { executorOptionsFromConfig } from './executors/executor-options.from-con
 import { TASK_PROGRESS_DESTINATION } from '../bus/task-progress.schema';
 import { AgentAvailability } from './agent-availability';
 import { TaskProgressPublisher } from './task-progress.publisher';
+import { StaleDeliveryCheck } from './stale-delivery.check';
 import { WORKER_AGENTS_DIR } from './worker-agents.token';
+import { workerMetrics } from './worker-metrics';
+import { RedisService } from '../redis/redis.service';
 
 /** How long a worker keeps retrying a task's reply while the broker is unreachable. */
 const REPLY_RETRY_MS = 60_000;
@@ -78,6 +81,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     },
   });
   private progressWarnedAt = 0;
+  private readonly staleCheck: StaleDeliveryCheck;
 
   constructor(
     private readonly config: ConfigService,
@@ -86,8 +90,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly parked: ParkedTasksStore,
     private readonly metrics: MetricsService,
     @Inject(WORKER_AGENTS_DIR) private readonly agentsDir: string,
+    redis: RedisService,
     @Optional() private readonly httpHost?: HttpAdapterHost,
   ) {
+    this.staleCheck = new StaleDeliveryCheck(redis, config);
     const host = hostname()
       .replace(/[^A-Za-z0-9-]/g, '-')
       .slice(0, 32);
@@ -226,6 +232,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       const p = parsed.data;
       if (redelivered)
         this.logger.log(`task ${message.taskId} attempt ${message.attempt} redelivered`);
+      if (await this.isStale(name, message, redelivered)) return; // acked, not run, not answered
       result = await withSpan(
         'task_execution',
         { 'agent.name': name, 'task.id': message.taskId, attempt: message.attempt },
@@ -258,6 +265,33 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       attempt: message.attempt,
       priority: message.priority,
     });
+  }
+
+  /**
+   * A redelivered (or long-queued) task message whose attempt is no longer the task's current
+   * one: the control plane has moved on (failed it as lost and started the next attempt, or the
+   * task ended), so running it would execute the agent twice for nothing. Logged and counted;
+   * the caller acks it without an answer. When the record cannot be read it runs as before.
+   */
+  private async isStale(
+    name: string,
+    message: AgentMessage,
+    redelivered: boolean,
+  ): Promise<boolean> {
+    if (!StaleDeliveryCheck.needed(redelivered, message.timestamp)) return false;
+    const verdict = await this.staleCheck.check(message.taskId!, message.attempt, this.idOf(name));
+    if (verdict.current === undefined) {
+      this.logger.warn(
+        `task ${message.taskId} attempt ${message.attempt}: could not check that the attempt is current (${verdict.reason}); running it`,
+      );
+      return false;
+    }
+    if (verdict.current) return false;
+    workerMetrics.stale.inc({ agent: name });
+    this.logger.warn(
+      `dropped a stale ${redelivered ? 'redelivered ' : ''}message for task ${message.taskId} attempt ${message.attempt} (agent ${this.idOf(name)}): ${verdict.reason}`,
+    );
+    return true;
   }
 
   /**
