@@ -9,9 +9,10 @@ import { RedisService } from '../redis/redis.service';
  * same agent queue): by then the control plane has usually noticed the loss, failed that attempt
  * and started the next one elsewhere. Running the old message executes the agent a second time —
  * its outcome is fenced by attempt, its side effects are not. So before running a redelivered (or
- * long-queued) message the worker reads three fields of the task record (one HMGET, read-only; a
+ * long-queued) message the worker reads two fields of the task record (one HMGET, read-only; a
  * worker already uses Redis for the registry and park marks) and drops the message unless the
- * task is RUNNING at that attempt and not assigned to another agent.
+ * task is RUNNING at that attempt. (Not the `agent` field: the orchestrator writes it without
+ * waiting, so it may still name the previous attempt's agent.)
  */
 export type AttemptVerdict =
   | { current: true }
@@ -39,21 +40,18 @@ export class StaleDeliveryCheck {
     return redelivered || now - Date.parse(timestamp) >= STALE_CHECK_AGE_MS;
   }
 
-  async check(taskId: string, attempt: number, agentId: string): Promise<AttemptVerdict> {
+  async check(taskId: string, attempt: number): Promise<AttemptVerdict> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      const read = this.redis.client.hmget(this.keys.task(taskId), 'status', 'attempt', 'agent');
+      const read = this.redis.client.hmget(this.keys.task(taskId), 'status', 'attempt');
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS);
       });
-      const [status, current, agent] = await Promise.race([read, timeout]);
+      const [status, current] = await Promise.race([read, timeout]);
       if (status === null) return { current: false, reason: 'the task no longer exists' };
       if (status !== 'RUNNING') return { current: false, reason: `the task is ${status}` };
       if (Number(current ?? 0) !== attempt) {
         return { current: false, reason: `the task runs attempt ${current ?? 0} now` };
-      }
-      if (agent && agent !== agentId) {
-        return { current: false, reason: `the attempt is assigned to ${agent}` };
       }
       return { current: true };
     } catch (e) {

@@ -279,7 +279,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     redelivered: boolean,
   ): Promise<boolean> {
     if (!StaleDeliveryCheck.needed(redelivered, message.timestamp)) return false;
-    const verdict = await this.staleCheck.check(message.taskId!, message.attempt, this.idOf(name));
+    const verdict = await this.staleCheck.check(message.taskId!, message.attempt);
     if (verdict.current === undefined) {
       this.logger.warn(
         `task ${message.taskId} attempt ${message.attempt}: could not check that the attempt is current (${verdict.reason}); running it`,
