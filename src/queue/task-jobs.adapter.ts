@@ -20,6 +20,9 @@ export type ReadyEntry = [string, number, number, number];
  */
 export const bullPriority = (priority: number): number => Math.round((11 - priority) * 2);
 
+/** Approximate length BullMQ trims its `events` stream to. */
+const BULL_EVENTS_MAX_LEN = 100;
+
 export const jobIdFor = (taskId: string, gen: number): string => `${taskId}_${gen}`;
 
 /**
@@ -55,6 +58,9 @@ export class TaskJobsAdapter {
     this.queue = new Queue<TaskJobData>(this.queueName, {
       connection: this.connection('switchyard-bullmq-queue'),
       prefix: this.prefix,
+      // Nothing reads BullMQ's event stream (our events come from the scripts): keep it short
+      // instead of BullMQ's 10,000 entries (~35 bytes a task at 20,000 tasks, more below).
+      streams: { events: { maxLen: BULL_EVENTS_MAX_LEN } },
     });
     this.queue.on('error', (e: Error) => this.logger.warn(`bullmq queue: ${e.message}`));
   }

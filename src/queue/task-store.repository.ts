@@ -8,7 +8,12 @@ import { evictionPolicyVerdict } from './eviction-policy.util';
 import { QueueKeys } from './queue-keys';
 import { parseScriptResult, type ScriptResult } from './script-result';
 import { buildInputs, decodeTask, type DependencyInfo, flatToObject } from './task-record.codec';
-import type { AttemptRecord, RetryPolicyConfig, TaskRecord } from './task.types';
+import {
+  type AttemptRecord,
+  type RetryPolicyConfig,
+  type TaskRecord,
+  TaskStatus,
+} from './task.types';
 
 /** The Lua commands of commands/ (defined on the queue connection). */
 interface QueueCommands {
@@ -336,7 +341,8 @@ export class TaskStore implements OnModuleInit {
         : undefined,
       this.retryDefaults,
     );
-    if (rawAttempts.length > 0) task.attempts = rawAttempts.map(decodeAttempt);
+    const attempts = withCompletedAttempt(h, rawAttempts.map(decodeAttempt));
+    if (attempts.length > 0) task.attempts = attempts;
     return task;
   }
 
@@ -468,6 +474,32 @@ export class TaskStore implements OnModuleInit {
   async publish(channel: string, message: string): Promise<void> {
     await this.conn.publish(channel, message);
   }
+}
+
+/**
+ * The history with the completing attempt: recordAttempt keeps no list for a task whose only
+ * attempt completed, so that attempt comes from the record's own fields (the attempt, its agent,
+ * its start and the task's end). Lists written before that already hold it: not added twice.
+ */
+function withCompletedAttempt(
+  h: Record<string, string>,
+  attempts: AttemptRecord[],
+): AttemptRecord[] {
+  if (h.status !== String(TaskStatus.Completed)) return attempts;
+  const attempt = Number(h.attempt ?? 0);
+  if (attempts.some((a) => a.outcome === 'completed' && a.attempt === attempt)) return attempts;
+  const at = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : undefined);
+  const startedAt = at(h.started);
+  return [
+    ...attempts,
+    {
+      attempt,
+      ...(h.agent ? { agentId: h.agent } : {}),
+      ...(startedAt ? { startedAt } : {}),
+      endedAt: at(h.finished) ?? at(h.updated)!,
+      outcome: 'completed',
+    },
+  ];
 }
 
 /** One entry of t:<id>:attempts (see task-lib.lua recordAttempt). */

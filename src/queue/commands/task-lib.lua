@@ -6,7 +6,8 @@
     B.."t:"..id..":pending"   set    dependency ids not yet satisfied
     B.."t:"..id..":dependents" set   ids of tasks that named this one in dependsOn
     B.."t:"..id..":children"  zset   delegated child task ids, score = creation sequence
-    B.."t:"..id..":attempts"  list   JSON of each attempt that ended (last 50), see recordAttempt
+    B.."t:"..id..":attempts"  list   JSON of each attempt that ended (last 50), see recordAttempt;
+                                     absent when the only attempt completed
     B.."s:"..STATUS           zset   ids per status, score = creation sequence
     B.."all"                  zset   every task id, score = creation sequence
     B.."outbox"               zset   "id#gen" of READY tasks whose BullMQ job may not exist yet, score = ms
@@ -213,6 +214,11 @@ end
 -- attempt number, agent, start/end (ms), outcome and error type. Call before the record changes.
 local function recordAttempt(B, id, now, outcome, errJson)
   local k = tkey(B, id)
+  -- Most tasks complete at their first attempt: then no list is kept (~280 bytes a task). The
+  -- record's own fields (attempt, agent, started, finished) are that attempt, and the reader
+  -- (task-store findTask) adds it to the history. A list starts with the first attempt that does
+  -- not complete, and the completing attempt is appended to it as before.
+  if outcome == "completed" and rcall("EXISTS", k .. ":attempts") == 0 then return end
   local f = rcall("HMGET", k, "attempt", "agent", "started")
   local errType = nil
   if errJson and errJson ~= "" then

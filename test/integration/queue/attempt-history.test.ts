@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { type QueueHarness, startQueue } from './queue-harness';
 
 describe('every attempt is recorded: agent, start, end, outcome (real Redis)', () => {
@@ -27,6 +28,30 @@ describe('every attempt is recorded: agent, start, end, outcome (real Redis)', (
     for (const a of t.attempts!) {
       expect(Date.parse(a.startedAt!)).toBeLessThanOrEqual(Date.parse(a.endedAt));
     }
+  });
+
+  it('stores no history list for a task whose only attempt completed, and still shows that attempt', async () => {
+    await h.queue.enqueue({ id: 'one', capability: 'x' });
+    await h.queue.dequeue();
+    await h.queue.lifecycle.assign('one', 'solo@w1');
+    await h.queue.complete('one', 0, 'ok', 'solo@w1');
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      // The list is the ~280 bytes a task this saves (issue 11, Redis bytes per task).
+      expect(await redis.keys(`${h.prefix}*one:attempts`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+    const t = await h.queue.getTask('one');
+    expect(t.attempts).toEqual([
+      {
+        attempt: 0,
+        agentId: 'solo@w1',
+        startedAt: t.startedAt,
+        endedAt: t.completedAt,
+        outcome: 'completed',
+      },
+    ]);
   });
 
   it('records a cancelled running attempt, and not a cancelled waiting task', async () => {
