@@ -12,6 +12,7 @@ import { MessageBus, type Subscription } from '../bus/message-bus';
 import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import type { SwitchyardEvent } from '../events/switchyard-event.type';
+import { LiveListenersRepository } from './live-listeners.repository';
 import { liveEventSchema } from './live-message.schema';
 
 /** Prefix of `fromAgent` on the event broadcasts this service sends. */
@@ -20,6 +21,12 @@ const SENDER_PREFIX = 'control-plane:';
 const MAX_BATCH = 256;
 /** ...and at most this long after the first one waited. */
 const BATCH_WINDOW_MS = 5;
+/** An instance with clients renews its entry in the listener set this often... */
+const PRESENCE_RENEW_MS = 10_000;
+/** ...and the entry lapses this long after the last renewal (a crashed instance drops out). */
+const PRESENCE_TTL_MS = 30_000;
+/** Once another instance was seen listening, batches are published without asking for this long. */
+const PEERS_SEEN_MS = 1_000;
 
 /**
  * Makes the live feed work across control-plane instances: every event emitted on this
@@ -28,6 +35,12 @@ const BATCH_WINDOW_MS = 5;
  * and event broadcasts from other instances are re-published on the local {@link EventsService},
  * so this instance's WebSocket clients see them. Events received from the bus are never sent
  * back out, and an instance ignores its own broadcasts.
+ *
+ * Only while another instance has live clients: an instance announces itself in the listener set
+ * ({@link LiveListenersRepository}) before it confirms its first subscription, and a batch is
+ * published when, at flush time (after its events happened), the set holds another instance.
+ * So an event that happens after a client's `subscribed` on any instance reaches it, and with no
+ * client anywhere the hot path publishes nothing (one Redis read per batch window instead).
  *
  * Order: broadcasts are published in the order events happen, on the bus's one channel, so a
  * client on another instance sees one instance's events in order (events of two instances may
@@ -49,14 +62,24 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
   private lastFailureLog = 0;
   /** Resolves once broadcasts from other instances are being received (or fanout is off). */
   ready: Promise<void> = Promise.resolve();
-  counters = { sent: 0, received: 0, rejected: 0 };
+  /** sent: broadcast; skipped: not broadcast because no other instance had clients. */
+  counters = { sent: 0, skipped: 0, received: 0, rejected: 0 };
   private readonly outbox: SwitchyardEvent[] = [];
   private flushTimer?: NodeJS.Timeout;
+  /** Flushed batches waiting for the answer to "does another instance listen?", in order. */
+  private readonly held: SwitchyardEvent[][] = [];
+  private asking = false;
+  /** Until then (ms) another instance is known to listen. */
+  private peersSeenUntil = 0;
+  /** This instance's entry in the listener set: absent, being written, or written. */
+  private presence: 'absent' | Promise<void> | 'present' = 'absent';
+  private renewTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly config: ConfigService,
     private readonly events: EventsService,
     private readonly moduleRef: ModuleRef,
+    private readonly listeners: LiveListenersRepository,
   ) {
     this.instanceId =
       config.gateway.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -98,6 +121,8 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationShutdown(): Promise<void> {
     this.flush();
+    clearInterval(this.renewTimer);
+    if (this.presence !== 'absent') this.withdraw();
     this.unsubscribeLocal?.();
     this.unsubscribeLocal = undefined;
     await this.ready;
@@ -113,10 +138,56 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
+  /**
+   * Called before this instance confirms a subscription: makes sure the listener set holds it, so
+   * other instances publish their events from then on. Undefined when nothing needs waiting for
+   * (already announced, or no fan-out); else a promise that resolves once written (or failed:
+   * the feed still works locally, and the renewal retries).
+   */
+  announceListener(): Promise<void> | undefined {
+    if (!this.bus || this.presence === 'present') return undefined;
+    if (this.presence !== 'absent') return this.presence;
+    const written = this.listeners
+      .announce(this.instanceId, Date.now() + PRESENCE_TTL_MS)
+      .catch((e: unknown) =>
+        this.logger.warn(
+          `cannot announce this instance's live clients: other instances may not send their events: ${(e as Error).message}`,
+        ),
+      )
+      .then(() => {
+        if (this.presence === written) this.presence = 'present';
+      });
+    this.presence = written;
+    this.renewTimer ??= setInterval(() => this.renew(), PRESENCE_RENEW_MS);
+    this.renewTimer.unref();
+    return written;
+  }
+
+  /** The last client of this instance left: other instances may stop publishing for it. */
+  withdrawListener(): void {
+    if (!this.bus || this.presence === 'absent') return;
+    this.withdraw();
+  }
+
+  private withdraw(): void {
+    this.presence = 'absent';
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    this.listeners.withdraw(this.instanceId).catch(() => undefined);
+  }
+
+  private renew(): void {
+    if (this.presence !== 'present') return;
+    this.listeners
+      .announce(this.instanceId, Date.now() + PRESENCE_TTL_MS)
+      .catch((e: unknown) =>
+        this.logger.warn(`cannot renew this instance's live clients: ${(e as Error).message}`),
+      );
+  }
+
   private onLocalEvent(event: SwitchyardEvent): void {
     if (!this.bus || this.fromBus.has(event)) return;
-    this.outbox.push({ ...event, source: event.source ?? this.instanceId });
-    this.counters.sent++;
+    this.outbox.push(event);
     // One broadcast per batch, not per event: a task makes ~5 events, and a persistent,
     // confirmed publish each would cost more than the task itself. Batches keep event order.
     if (this.outbox.length >= MAX_BATCH) this.flush();
@@ -127,7 +198,45 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (!this.bus || this.outbox.length === 0) return;
-    const events = this.outbox.splice(0);
+    this.held.push(this.outbox.splice(0));
+    this.drain();
+  }
+
+  /**
+   * Publishes or skips the held batches, oldest first. A batch is skipped only when the listener
+   * set, read after its events happened, held no other instance; while another instance is known
+   * to listen (read less than {@link PEERS_SEEN_MS} ago) batches go out without a read. A failed
+   * read publishes (the feed must not go quiet because Redis hiccupped).
+   */
+  private drain(): void {
+    while (!this.asking && this.held.length > 0) {
+      if (Date.now() < this.peersSeenUntil) {
+        this.publish(this.held.shift()!);
+        continue;
+      }
+      // Batches flushed while the read is out wait behind it (their events may be newer than it).
+      const asked = this.held.length;
+      this.asking = true;
+      this.listeners
+        .othersListening(this.instanceId)
+        .catch(() => true)
+        .then((yes) => {
+          this.asking = false;
+          if (yes) this.peersSeenUntil = Date.now() + PEERS_SEEN_MS;
+          for (const batch of this.held.splice(0, asked)) {
+            if (yes) this.publish(batch);
+            else this.counters.skipped += batch.length;
+          }
+          this.drain();
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  private publish(batch: SwitchyardEvent[]): void {
+    if (!this.bus) return;
+    this.counters.sent += batch.length;
+    const events = batch.map((e) => (e.source ? e : { ...e, source: this.instanceId }));
     this.bus
       .broadcastEvent({
         fromAgent: this.sender,

@@ -61,6 +61,8 @@ export class LiveGateway
   private unsubscribe?: () => void;
   private connectionCounter = 0;
   private readonly totals = { dropped: 0, delivered: 0, slowClosed: 0, deadTerminated: 0 };
+  /** Set while this instance is being announced as a listener: client messages wait for it. */
+  private held?: Promise<void>;
 
   constructor(
     private readonly config: ConfigService,
@@ -178,6 +180,7 @@ export class LiveGateway
     }
     this.connections.delete(ws);
     this.metrics.liveClients.set(this.connections.size);
+    if (this.connections.size === 0) this.fanout.withdrawListener();
     this.clearPending(ws);
     const address = this.addressOf.get(ws);
     this.addressOf.delete(ws);
@@ -275,7 +278,20 @@ export class LiveGateway
       });
       return;
     }
-    this.handle(conn, parsed.data);
+    const message = parsed.data;
+    // Other instances publish their events only while this one is in the listener set: the
+    // first subscription waits until it is (and messages behind it wait too, keeping order).
+    const announced =
+      this.held ?? (message.type === 'subscribe' ? this.fanout.announceListener() : undefined);
+    if (announced) {
+      this.held = announced;
+      void announced.then(() => {
+        if (this.held === announced) this.held = undefined;
+        this.handle(conn, message);
+      });
+      return;
+    }
+    this.handle(conn, message);
   }
 
   private handle(conn: LiveConnection, message: LiveClientMessage): void {
@@ -383,6 +399,7 @@ export class LiveGateway
     this.totals.dropped += conn.droppedTotal;
     this.connections.delete(conn.ws);
     this.metrics.liveClients.set(this.connections.size);
+    if (this.connections.size === 0) this.fanout.withdrawListener();
     this.logger.warn(`live client ${conn.id} could not keep up: closed (4008)`);
   }
 }

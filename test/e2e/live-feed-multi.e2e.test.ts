@@ -46,6 +46,31 @@ describe('live feed across two instances (e2e, RabbitMQ)', () => {
     await deletePrefix(prefix);
   });
 
+  it('publishes nothing on the bus while no instance has a client, and starts with the first one', async () => {
+    const fanA = a.app.get(LiveFanoutService);
+    const fanB = b.app.get(LiveFanoutService);
+    const sentBefore = fanA.counters.sent;
+    const events = a.app.get(EventsService);
+    for (let i = 0; i < 10; i++)
+      events.emit('task.ready', { workflowId: 'quiet-wf', taskId: `q${i}` });
+    const skipped = () => fanA.counters.skipped;
+    const deadline = Date.now() + 5_000;
+    while (skipped() < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(skipped()).toBeGreaterThanOrEqual(10);
+    expect(fanA.counters.sent).toBe(sentBefore);
+    expect(fanB.counters.received).toBe(0);
+
+    // A client on B: from its `subscribed` on, A's events reach it (the first batch included).
+    const onB = await LiveTestClient.connect(urlB, { token: ADMIN_TOKEN });
+    await onB.first('welcome');
+    onB.send({ type: 'subscribe', id: 'q', filters: { workflowId: 'quiet-wf' } });
+    await onB.first('subscribed');
+    events.emit('task.running', { workflowId: 'quiet-wf', taskId: 'q0' });
+    await onB.waitFor(() => onB.events().length >= 1, 10_000, 'the first event after subscribing');
+    expect(onB.events().map((e) => e.event.type)).toEqual(['task.running']);
+    onB.close();
+  }, 30_000);
+
   it('delivers every event of a workflow run on A to clients on A and B, in order', async () => {
     const onA = await LiveTestClient.connect(urlA, { token: ADMIN_TOKEN });
     const onB = await LiveTestClient.connect(urlB, { token: ADMIN_TOKEN });
