@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { ConfigService } from '../config/config.service';
-import { traceIds } from './tracing';
+import { traceIds, tracingEnabled } from './tracing';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -44,6 +44,11 @@ export function redactUrl(url: string | undefined): string {
 
 /** nestjs-pino settings: JSON lines, request id on each line, secrets redacted, trace ids mixed in. */
 export function loggerParams(config: ConfigService): Params {
+  // Without tracing there are never trace ids: pino-http would still build an empty child
+  // logger per request for customProps, and call the mixin on every line, for nothing.
+  const traced = tracingEnabled(config.observability)
+    ? { customProps: () => traceIds(), mixin: () => traceIds() }
+    : {};
   return {
     pinoHttp: {
       level: config.logging.level,
@@ -51,9 +56,8 @@ export function loggerParams(config: ConfigService): Params {
         ? { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' }
         : false,
       genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
-      customProps: () => traceIds(),
+      ...traced,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      mixin: () => traceIds(),
       transport: config.logging.pretty ? { target: 'pino-pretty' } : undefined,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({
