@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Injectable, Logger } from '@nestjs/common';
 import type { SwitchyardEvent, SwitchyardEventType } from './switchyard-event.type';
 
@@ -8,11 +7,8 @@ export type EventListener = (event: SwitchyardEvent) => void;
 @Injectable()
 export class EventsService {
   private readonly logger = new Logger(EventsService.name);
-  private readonly emitter = new EventEmitter({ captureRejections: false });
-
-  constructor() {
-    this.emitter.setMaxListeners(0);
-  }
+  /** Replaced, never mutated: a publish iterates the list as it was when it started. */
+  private listeners: readonly EventListener[] = [];
 
   emit(
     type: SwitchyardEventType,
@@ -24,7 +20,7 @@ export class EventsService {
 
   /** Delivers an already-built event (e.g. one received from another instance). */
   publish(event: SwitchyardEvent): void {
-    for (const listener of this.emitter.listeners('event') as EventListener[]) {
+    for (const listener of this.listeners) {
       try {
         listener(event);
       } catch (e) {
@@ -35,7 +31,10 @@ export class EventsService {
 
   /** Subscribes to every event; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void {
-    this.emitter.on('event', listener);
-    return () => this.emitter.off('event', listener);
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      const i = this.listeners.lastIndexOf(listener);
+      if (i >= 0) this.listeners = this.listeners.filter((_, j) => j !== i);
+    };
   }
 }
