@@ -23,6 +23,8 @@ const MAX_BATCH = 256;
 const BATCH_WINDOW_MS = 5;
 /** An instance with clients renews its entry in the listener set this often... */
 const PRESENCE_RENEW_MS = 10_000;
+/** ...checking this often whether it is due (or a failed write needs retrying). */
+const PRESENCE_CHECK_MS = 1_000;
 /** ...and the entry lapses this long after the last renewal (a crashed instance drops out). */
 const PRESENCE_TTL_MS = 30_000;
 /** Once another instance was seen listening, batches are published without asking for this long. */
@@ -74,6 +76,8 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
   /** This instance's entry in the listener set: absent, being written, or written. */
   private presence: 'absent' | Promise<void> | 'present' = 'absent';
   private renewTimer?: NodeJS.Timeout;
+  private presenceWrittenAt = 0;
+  private renewing = false;
 
   constructor(
     private readonly config: ConfigService,
@@ -141,24 +145,17 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
   /**
    * Called before this instance confirms a subscription: makes sure the listener set holds it, so
    * other instances publish their events from then on. Undefined when nothing needs waiting for
-   * (already announced, or no fan-out); else a promise that resolves once written (or failed:
-   * the feed still works locally, and the renewal retries).
+   * (already announced, or no fan-out); else a promise that resolves once written, or once the
+   * write failed (the feed still works locally, and the write is retried every second).
    */
   announceListener(): Promise<void> | undefined {
     if (!this.bus || this.presence === 'present') return undefined;
     if (this.presence !== 'absent') return this.presence;
-    const written = this.listeners
-      .announce(this.instanceId, Date.now() + PRESENCE_TTL_MS)
-      .catch((e: unknown) =>
-        this.logger.warn(
-          `cannot announce this instance's live clients: other instances may not send their events: ${(e as Error).message}`,
-        ),
-      )
-      .then(() => {
-        if (this.presence === written) this.presence = 'present';
-      });
+    const written: Promise<void> = this.writePresence().then(() => {
+      if (this.presence === written) this.presence = 'present';
+    });
     this.presence = written;
-    this.renewTimer ??= setInterval(() => this.renew(), PRESENCE_RENEW_MS);
+    this.renewTimer ??= setInterval(() => this.renew(), PRESENCE_CHECK_MS);
     this.renewTimer.unref();
     return written;
   }
@@ -171,18 +168,32 @@ export class LiveFanoutService implements OnApplicationBootstrap, OnApplicationS
 
   private withdraw(): void {
     this.presence = 'absent';
+    this.presenceWrittenAt = 0;
     clearInterval(this.renewTimer);
     this.renewTimer = undefined;
     this.listeners.withdraw(this.instanceId).catch(() => undefined);
   }
 
-  private renew(): void {
-    if (this.presence !== 'present') return;
-    this.listeners
-      .announce(this.instanceId, Date.now() + PRESENCE_TTL_MS)
-      .catch((e: unknown) =>
-        this.logger.warn(`cannot renew this instance's live clients: ${(e as Error).message}`),
+  /** Writes this instance's entry; remembers when it last succeeded (0 after a failure). */
+  private async writePresence(): Promise<void> {
+    const at = Date.now();
+    try {
+      await this.listeners.announce(this.instanceId, at + PRESENCE_TTL_MS);
+      this.presenceWrittenAt = at;
+    } catch (e) {
+      this.presenceWrittenAt = 0;
+      this.logger.warn(
+        `cannot announce this instance's live clients (retrying every ${PRESENCE_CHECK_MS} ms): other instances do not send their events meanwhile: ${(e as Error).message}`,
       );
+    }
+  }
+
+  /** Renews the entry every {@link PRESENCE_RENEW_MS}, or retries a failed write sooner. */
+  private renew(): void {
+    if (this.presence !== 'present' || this.renewing) return;
+    if (Date.now() - this.presenceWrittenAt < PRESENCE_RENEW_MS) return;
+    this.renewing = true;
+    void this.writePresence().finally(() => (this.renewing = false));
   }
 
   private onLocalEvent(event: SwitchyardEvent): void {
