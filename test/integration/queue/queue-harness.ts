@@ -30,6 +30,8 @@ export interface QueueHarness {
   queue: TaskQueueService;
   events: SwitchyardEvent[];
   prefix: string;
+  /** A provider of the queue module (the real instance, e.g. to spy on a call through it). */
+  get<T>(type: abstract new (...args: never[]) => T): T;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startQueue(
     queue,
     events,
     prefix,
+    get: (type) => app.get(type),
     close: async () => {
       await queue.stopProcessing();
       await queue.jobs.obliterate().catch(() => undefined);
