@@ -164,7 +164,7 @@ export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
       n.osPid = Number(readFileSync(pidFile, 'utf8').trim());
     };
     for (let i = 0; i < size; i++) {
-      if (i === 1) await boot(nodes[0] as NodeProcess);
+      if (i === 1) await boot(nodes[0]);
       const dir = join(base, `n${i}`);
       mkdirSync(dir);
       const p = await port();
@@ -187,10 +187,10 @@ export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
       launch(node);
       nodes.push(node);
     }
-    if (size === 1) await boot(nodes[0] as NodeProcess);
+    if (size === 1) await boot(nodes[0]);
     // Nodes 1..n-1 boot in parallel and join node 0 by peer discovery.
     await Promise.all(nodes.slice(1).map(boot));
-    const first = nodes[0] as NodeProcess;
+    const first = nodes[0];
     const running = async () =>
       (
         JSON.parse(await ctlOn(first, 'cluster_status', '--formatter', 'json')) as {

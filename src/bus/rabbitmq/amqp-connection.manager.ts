@@ -200,7 +200,7 @@ export class AmqpConnectionManager {
         this.nodeIndex = (index + 1) % n;
         if (attempt < n || attempt % (10 * n) === 0) {
           this.logger.warn(
-            `RabbitMQ node ${nodeLabel(this.urls[index] as string)} not reachable (attempt ${attempt + 1}): ${(e as Error).message}`,
+            `RabbitMQ node ${nodeLabel(this.urls[index])} not reachable (attempt ${attempt + 1}): ${(e as Error).message}`,
           );
         }
         // The next node at once; the backoff only after a full round of failures.
@@ -218,7 +218,7 @@ export class AmqpConnectionManager {
   }
 
   private connectUrl(index: number): string {
-    const url = new URL(this.urls[index] as string);
+    const url = new URL(this.urls[index]);
     if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '15');
     return url.toString();
   }
@@ -247,7 +247,7 @@ export class AmqpConnectionManager {
       }
       this.conn = conn;
       this.pubCh = pub;
-      this.liveNode = nodeLabel(this.urls[index] as string);
+      this.liveNode = nodeLabel(this.urls[index]);
       // Re-attach every live subscription before announcing the connection.
       await this.hooks.onConnected();
       if (this.conn !== conn) throw new Error('connection lost while re-attaching consumers');

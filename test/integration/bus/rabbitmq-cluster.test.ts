@@ -45,7 +45,7 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
   function bus(urls: string[], namespace: string, instanceId: string): RabbitMqMessageBus {
     const b = new RabbitMqMessageBus(
       busOptions({
-        amqpUrl: urls[0] as string,
+        amqpUrl: urls[0],
         amqpUrls: urls,
         queueType: 'quorum',
         namespace,
@@ -109,7 +109,16 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
         'publishes to be confirmed and tasks delivered again after the kill',
       );
       const atResume = confirmed.size;
-      await until(() => confirmed.size >= atResume + 300, 30_000, '300 more confirmed tasks');
+      await until(() => confirmed.size >= atResume + 300, 60_000, '300 more confirmed tasks').catch(
+        (e: Error) => {
+          const last = failures.slice(-3).map((f) => (f as Error).message);
+          throw new Error(
+            `${e.message}: confirmed ${confirmed.size} (${atResume} at resume), delivered ${received.size}, ` +
+              `${failures.length} failed publishes (last: ${last.join(' | ')}), publisher ${publisher.state} on ` +
+              `${publisher.connectedNode}, consumer ${consumer.state} on ${consumer.connectedNode}`,
+          );
+        },
+      );
     } finally {
       stop = true;
       await Promise.all(publishers);
@@ -197,7 +206,7 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
     await c.restartNode(0);
     const ns = uniqueNamespace('ha-leader');
     // Declare the agent queue from node 2, so node 2 leads it; the clients then use node 1.
-    const declarer = bus([c.nodes[2]?.url as string], ns, 'ha-declare');
+    const declarer = bus([c.nodes[2]?.url], ns, 'ha-declare');
     await declarer.connect(20_000);
     const sub = await declarer.subscribe('worker', async () => undefined);
     await sub.cancel();
