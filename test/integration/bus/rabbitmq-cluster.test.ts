@@ -67,29 +67,31 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
     fault: () => Promise<number>,
   ) {
     const received = new Map<string, number>();
-    const deliveries: number[] = [];
+    /** Delivered at, and when its publish started. */
+    const deliveries: { at: number; sentAt: number }[] = [];
     await consumer.subscribe(
       'worker',
       async (m: AgentMessage) => {
         received.set(m.id, (received.get(m.id) ?? 0) + 1);
-        deliveries.push(Date.now());
+        deliveries.push({ at: Date.now(), sentAt: (m.payload as { t: number }).t });
       },
       { prefetch: 50 },
     );
-    const confirmed = new Map<string, number>(); // id -> confirmed at
+    const confirmed = new Map<string, { sentAt: number; at: number }>();
     const failures: unknown[] = [];
     let stop = false;
     const publish = async (p: number) => {
       for (let i = 0; !stop; i++) {
+        const sentAt = Date.now();
         try {
           const m = await publisher.sendTask({
             fromAgent: `publisher-${p}`,
             toAgent: 'worker',
             messageType: 'task',
-            payload: { p, i },
+            payload: { p, i, t: sentAt },
             priority: i % 11,
           });
-          confirmed.set(m.id, Date.now());
+          confirmed.set(m.id, { sentAt, at: Date.now() });
         } catch (e) {
           failures.push(e);
           await sleep(50);
@@ -98,13 +100,16 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
     };
     const publishers = [0, 1, 2, 3].map(publish);
     let killedAt = 0;
+    let deadAt = 0;
     try {
       await until(() => confirmed.size >= 300, 30_000, '300 confirmed tasks');
       killedAt = await fault();
+      // The node's process is gone from here: a publish started later cannot be confirmed by it.
+      deadAt = Date.now();
       await until(
         () =>
-          [...confirmed.values()].some((t) => t > killedAt + 1) &&
-          deliveries.some((t) => t > killedAt + 1),
+          [...confirmed.values()].some((c) => c.sentAt > deadAt) &&
+          deliveries.some((d) => d.sentAt > deadAt),
         30_000,
         'publishes to be confirmed and tasks delivered again after the kill',
       );
@@ -129,8 +134,14 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
       'every confirmed task to be delivered',
     ).catch(() => undefined); // counted below, so a failure reports the numbers
     const lost = [...confirmed.keys()].filter((id) => !received.has(id)).length;
-    const firstConfirmAfter = Math.min(...[...confirmed.values()].filter((t) => t > killedAt));
-    const firstDeliveryAfter = Math.min(...deliveries.filter((t) => t > killedAt));
+    // Recovery: from the SIGKILL to the first publish started after the process was gone being
+    // both confirmed and delivered (conservative: includes the time to see the process exit).
+    const firstConfirmAfter = Math.min(
+      ...[...confirmed.values()].filter((c) => c.sentAt > deadAt).map((c) => c.at),
+    );
+    const firstDeliveryAfter = Math.min(
+      ...deliveries.filter((d) => d.sentAt > deadAt).map((d) => d.at),
+    );
     return {
       confirmed: confirmed.size,
       delivered: received.size,
