@@ -25,9 +25,9 @@ export interface RabbitNode {
   stop(): Promise<void>;
 }
 
-const SBIN = process.env.RABBITMQ_SBIN ?? '/usr/lib/rabbitmq/bin';
+export const SBIN = process.env.RABBITMQ_SBIN ?? '/usr/lib/rabbitmq/bin';
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -40,7 +40,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function portAnswers(port: number): Promise<boolean> {
+export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = new Socket();
     const done = (ok: boolean) => {
@@ -53,7 +53,7 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function waitFor(
+export async function waitFor(
   cond: () => Promise<boolean>,
   timeoutMs: number,
   what: string,

@@ -4,8 +4,15 @@ import type { AppConfigValues } from '../config/load-config';
 import type { MetricsService } from '../observability/metrics.service';
 
 /** Everything a transport needs; built from `config.bus` by {@link busOptionsFromConfig}. */
+export type AmqpQueueType = 'classic' | 'quorum';
+
 export interface BusOptions {
+  /** The node to connect to when `amqpUrls` is unset (AMQP_URL). */
   amqpUrl: string;
+  /** Cluster nodes, tried in order (AMQP_URLS); wins over `amqpUrl` when set. */
+  amqpUrls?: string[];
+  /** Type of the queues that must survive a node (AMQP_QUEUE_TYPE; see docs/HIGH-AVAILABILITY.md). */
+  queueType: AmqpQueueType;
   /** Prefix of every exchange/queue name. */
   namespace: string;
   /** This process on the bus: its reply queue is `agent.{instanceId}.responses`. */
@@ -37,6 +44,8 @@ export function busOptionsFromConfig(
 ): BusOptions {
   return {
     amqpUrl: bus.amqpUrl,
+    ...(bus.amqpUrls ? { amqpUrls: bus.amqpUrls } : {}),
+    queueType: bus.queueType,
     namespace: bus.namespace,
     instanceId: bus.instanceId ?? defaultInstanceId(),
     prefetch: bus.prefetch,
@@ -56,6 +65,7 @@ export function busOptionsFromConfig(
 export function busOptions(overrides: Partial<BusOptions> = {}): BusOptions {
   return {
     amqpUrl: 'amqp://guest:guest@127.0.0.1:5672',
+    queueType: 'classic',
     namespace: '',
     instanceId: defaultInstanceId(),
     prefetch: 50,

@@ -12,6 +12,7 @@ import { busOptionsFromConfig } from './bus-options';
 import { BusHealthIndicator } from './bus.health';
 import { MemoryMessageBus } from './memory.transport';
 import { MessageBus } from './message-bus';
+import { QueueTypeMismatchError } from './rabbitmq/amqp.util';
 import { RabbitMqMessageBus } from './rabbitmq.transport';
 
 /**
@@ -53,6 +54,8 @@ export class BusModule implements OnModuleInit, OnApplicationShutdown {
         await this.bus.connect(this.config.bus.publishTimeoutMs);
       } else await this.bus.connect();
     } catch (e) {
+      // A queue of another AMQP_QUEUE_TYPE: no retry can fix it, so boot fails saying what to do.
+      if (e instanceof QueueTypeMismatchError) throw e;
       this.logger.warn(
         `message bus not connected yet, retrying in the background: ${(e as Error).message}`,
       );

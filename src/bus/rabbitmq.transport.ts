@@ -74,6 +74,16 @@ export class RabbitMqMessageBus extends MessageBus {
     return this.connection.state;
   }
 
+  /** `host:port` of the RabbitMQ node this process is connected to (shown by /health/ready). */
+  get connectedNode(): string | undefined {
+    return this.connection.connectedNode;
+  }
+
+  /** How many nodes AMQP_URLS / AMQP_URL name. */
+  get nodeCount(): number {
+    return this.connection.nodeCount;
+  }
+
   /** Routing key of this instance's reply queue (what `request()` puts in `replyTo`). */
   get replyTo(): string {
     return this.topology.responseRoutingKey(this.options.instanceId);
@@ -87,6 +97,11 @@ export class RabbitMqMessageBus extends MessageBus {
   async connect(timeoutMs?: number): Promise<void> {
     if (this.connection.isClosed) throw busClosedError();
     this.connection.start();
+    if (this.connection.nodeCount > 1 && this.options.queueType === 'classic') {
+      this.logger.warn(
+        `AMQP_URLS names ${this.connection.nodeCount} nodes but AMQP_QUEUE_TYPE=classic: a classic queue lives on one node and is unavailable while that node is down (see docs/HIGH-AVAILABILITY.md)`,
+      );
+    }
     await this.connection.waitConnected(
       timeoutMs === undefined ? Infinity : Date.now() + timeoutMs,
     );

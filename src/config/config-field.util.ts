@@ -17,6 +17,8 @@ export interface ConfigSection<F extends ConfigFields = ConfigFields> {
   readonly name: string;
   readonly title: string;
   readonly fields: F;
+  /** Rules across fields of the section (e.g. two settings that exclude each other). */
+  readonly check?: (env: Record<string, string | undefined>) => { env: string; message: string }[];
 }
 
 export type SectionValue<S extends ConfigSection> = {
@@ -36,8 +38,9 @@ export function defineSection<F extends ConfigFields>(
   name: string,
   title: string,
   fields: F,
+  check?: ConfigSection['check'],
 ): ConfigSection<F> {
-  return { name, title, fields };
+  return check ? { name, title, fields, check } : { name, title, fields };
 }
 
 /** Integer from an env string, with bounds. */

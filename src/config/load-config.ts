@@ -38,6 +38,7 @@ function parseSection(
       });
     }
   }
+  problems.push(...(section.check?.(env) ?? []));
   return out;
 }
 

@@ -5,7 +5,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqp
 import { AppException } from '../../common/errors/app.exception';
 import type { BusOptions } from '../bus-options';
 import type { BusState } from '../message-bus';
-import { backoff, busClosedError, closedHandles } from './amqp.util';
+import { backoff, busClosedError, closedHandles, QueueTypeMismatchError } from './amqp.util';
 
 /** What the other parts of the transport do when the connection comes and goes. */
 export interface ConnectionHooks {
@@ -24,6 +24,11 @@ export interface ConnectionHooks {
  * one confirm channel for publishing and one channel for declarations. On connection loss it
  * reconnects with backoff and runs the hooks (topology, consumers) before announcing
  * `connected`; a publisher channel that dies on a live connection is reopened by itself.
+ *
+ * With several nodes (AMQP_URLS) it tries them in order, starting after the node it last lost:
+ * a node that goes away is not retried first, and the backoff only grows once every node has
+ * been tried. A queue declared with other arguments (QueueTypeMismatchError) stops the loop: no
+ * node can fix it, the operator must (docs/HIGH-AVAILABILITY.md).
  */
 export class AmqpConnectionManager {
   private readonly logger = new Logger('RabbitMqConnection');
@@ -35,13 +40,30 @@ export class AmqpConnectionManager {
   private loopWake?: () => void;
   private readonly stateListeners = new Set<() => void>();
   private closed = false;
+  private fatal?: Error;
+  private readonly urls: string[];
+  /** Index in `urls` of the node to try next (and, when connected, of the live one). */
+  private nodeIndex = 0;
+  private liveNode?: string;
   private corked = false;
   private writesThisTurn = 0;
 
   constructor(
     private readonly options: BusOptions,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    this.urls = options.amqpUrls?.length ? [...options.amqpUrls] : [options.amqpUrl];
+  }
+
+  /** `host:port` of the node this process is connected to (no credentials), if connected. */
+  get connectedNode(): string | undefined {
+    return this.conn ? this.liveNode : undefined;
+  }
+
+  /** How many nodes the transport may connect to. */
+  get nodeCount(): number {
+    return this.urls.length;
+  }
 
   get state(): BusState {
     return this.currentState;
@@ -63,7 +85,7 @@ export class AmqpConnectionManager {
 
   /** Starts the (re)connect loop unless it runs already. */
   start(): void {
-    if (this.loop || this.closed) return;
+    if (this.loop || this.closed || this.fatal) return;
     this.loop = this.connectLoop().finally(() => {
       this.loop = undefined;
     });
@@ -73,6 +95,7 @@ export class AmqpConnectionManager {
   async waitConnected(deadline: number): Promise<ConfirmChannel> {
     for (;;) {
       if (this.closed) throw busClosedError();
+      if (this.fatal) throw this.fatal;
       if (this.pubCh && this.currentState === 'connected') return this.pubCh;
       this.start();
       const left = deadline - Date.now();
@@ -160,19 +183,30 @@ export class AmqpConnectionManager {
   }
 
   private async connectLoop(): Promise<void> {
+    const n = this.urls.length;
     for (let attempt = 0; !this.closed; attempt++) {
+      const index = this.nodeIndex;
       try {
-        await this.establish();
+        await this.establish(index);
         return;
       } catch (e) {
         if (this.closed) return;
-        if (attempt === 0 || attempt % 10 === 0) {
+        if (e instanceof QueueTypeMismatchError) {
+          this.fatal = e;
+          this.logger.error(e.message);
+          this.setState('reconnecting');
+          return;
+        }
+        this.nodeIndex = (index + 1) % n;
+        if (attempt < n || attempt % (10 * n) === 0) {
           this.logger.warn(
-            `RabbitMQ not reachable (attempt ${attempt + 1}): ${(e as Error).message}`,
+            `RabbitMQ node ${nodeLabel(this.urls[index])} not reachable (attempt ${attempt + 1}): ${(e as Error).message}`,
           );
         }
+        // The next node at once; the backoff only after a full round of failures.
+        if ((attempt + 1) % n !== 0) continue;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, backoff(attempt));
+          const timer = setTimeout(resolve, backoff(Math.floor(attempt / n)));
           this.loopWake = () => {
             clearTimeout(timer);
             resolve();
@@ -183,14 +217,14 @@ export class AmqpConnectionManager {
     }
   }
 
-  private connectUrl(): string {
-    const url = new URL(this.options.amqpUrl);
+  private connectUrl(index: number): string {
+    const url = new URL(this.urls[index]);
     if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '15');
     return url.toString();
   }
 
-  private async establish(): Promise<void> {
-    const conn = await amqp.connect(this.connectUrl(), {
+  private async establish(index: number): Promise<void> {
+    const conn = await amqp.connect(this.connectUrl(index), {
       // Without it, Nagle + delayed ACK cost ~40 ms per request/response round trip.
       noDelay: true,
       timeout: 5000,
@@ -213,11 +247,16 @@ export class AmqpConnectionManager {
       }
       this.conn = conn;
       this.pubCh = pub;
+      this.liveNode = nodeLabel(this.urls[index]);
       // Re-attach every live subscription before announcing the connection.
       await this.hooks.onConnected();
       if (this.conn !== conn) throw new Error('connection lost while re-attaching consumers');
       this.setState('connected');
-      this.logger.log(`connected to RabbitMQ as ${this.options.instanceId}`);
+      this.logger.log(
+        this.urls.length > 1
+          ? `connected to RabbitMQ node ${this.liveNode} (${index + 1} of ${this.urls.length}) as ${this.options.instanceId}`
+          : `connected to RabbitMQ as ${this.options.instanceId}`,
+      );
     } catch (e) {
       if (this.conn === conn) {
         this.conn = undefined;
@@ -266,7 +305,14 @@ export class AmqpConnectionManager {
     this.topoCh = undefined;
     this.hooks.onLost();
     if (this.closed) return;
-    this.logger.warn('RabbitMQ connection lost; reconnecting');
+    // Start with the next node: the one just lost is the least likely to answer.
+    const lost = this.liveNode;
+    if (this.urls.length > 1) this.nodeIndex = (this.nodeIndex + 1) % this.urls.length;
+    this.logger.warn(
+      this.urls.length > 1
+        ? `RabbitMQ connection to node ${lost} lost; reconnecting to the next node`
+        : 'RabbitMQ connection lost; reconnecting',
+    );
     this.setState('reconnecting');
     this.start();
   }
@@ -275,5 +321,15 @@ export class AmqpConnectionManager {
     if (this.closed && state !== 'closed') return;
     this.currentState = state;
     for (const l of [...this.stateListeners]) l();
+  }
+}
+
+/** `host:port` of an AMQP URL, without credentials (for logs and /health/ready). */
+export function nodeLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol === 'amqps:' ? '5671' : '5672')}`;
+  } catch {
+    return 'invalid-url';
   }
 }

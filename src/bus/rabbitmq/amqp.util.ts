@@ -14,6 +14,31 @@ export class UnroutableError extends Error {
   }
 }
 
+/**
+ * A shared queue exists with other arguments than this process declares, typically a classic
+ * priority queue of an install switched to AMQP_QUEUE_TYPE=quorum (or back). RabbitMQ refuses the
+ * declaration (406 PRECONDITION_FAILED) on every node, so the transport stops retrying and says
+ * what to do instead.
+ */
+export class QueueTypeMismatchError extends Error {
+  constructor(
+    readonly queue: string,
+    readonly queueType: 'classic' | 'quorum',
+    cause: Error,
+  ) {
+    super(
+      `RabbitMQ queue '${queue}' exists with other arguments than AMQP_QUEUE_TYPE=${queueType} declares ` +
+        `(${cause.message}). A queue's type and arguments cannot change once declared. Either set ` +
+        `AMQP_QUEUE_TYPE back to ${queueType === 'quorum' ? 'classic' : 'quorum'}, or migrate: set a new ` +
+        `BUS_NAMESPACE on every control plane and worker (the new queues are declared with the new type; ` +
+        `tasks still in the old queues are retried from Redis when their attempt times out), or stop every ` +
+        `instance and delete the old queues (rabbitmqctl delete_queue '${queue}'). See docs/HIGH-AVAILABILITY.md.`,
+      { cause },
+    );
+    this.name = 'QueueTypeMismatchError';
+  }
+}
+
 /** A publish (or a declaration it waits for) was not confirmed before its deadline. */
 export class PublishDeadlineError extends Error {
   constructor() {
@@ -84,12 +109,16 @@ export async function settleWithin(promises: Promise<unknown>[], ms: number): Pr
 }
 
 /** A 406 PRECONDITION_FAILED on declare means the queue exists with other arguments: say so. */
+export function isPreconditionFailed(e: unknown): boolean {
+  return /PRECONDITION_FAILED|406/.test(toError(e).message);
+}
+
 export function preconditionOr(e: unknown, what: string): Error {
   const err = toError(e);
   if (/PRECONDITION_FAILED|406/.test(err.message)) {
     return new AppException(
       ErrorCode.Conflict,
-      `${what} exists with different arguments; every instance sharing BUS_NAMESPACE needs the same BUS_* queue settings: ${err.message}`,
+      `${what} exists with different arguments; every instance sharing BUS_NAMESPACE needs the same BUS_* and AMQP_QUEUE_TYPE queue settings: ${err.message}`,
       { what },
       { cause: err },
     );

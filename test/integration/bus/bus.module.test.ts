@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { BusModule } from '../../../src/bus/bus.module';
 import { MemoryMessageBus } from '../../../src/bus/memory.transport';
 import { MessageBus } from '../../../src/bus/message-bus';
+import { QueueTypeMismatchError } from '../../../src/bus/rabbitmq/amqp.util';
 import { RabbitMqMessageBus } from '../../../src/bus/rabbitmq.transport';
 import { ConfigModule } from '../../../src/config/config.module';
 import { loadConfig } from '../../../src/config/load-config';
@@ -74,6 +75,46 @@ describe('BusModule', () => {
       expect(r.checks.rabbitmq?.status).toBe('down');
     } finally {
       await app.close();
+    }
+  });
+
+  it('with AMQP_URLS skips a dead node, connects to the next one and names it in /health/ready', async () => {
+    const namespace = uniqueNamespace('module-urls');
+    const live = new URL(AMQP_URL);
+    const { app, bus, ready } = await boot({
+      BUS_TRANSPORT: 'rabbitmq',
+      AMQP_URLS: `amqp://guest:guest@127.0.0.1:1,${AMQP_URL}`,
+      AMQP_QUEUE_TYPE: 'quorum',
+      BUS_NAMESPACE: namespace,
+      BUS_INSTANCE_ID: 'module-urls',
+    });
+    try {
+      expect(bus.state).toBe('connected');
+      expect((await ready()).checks.rabbitmq).toEqual({
+        status: 'up',
+        transport: 'rabbitmq',
+        state: 'connected',
+        node: `${live.hostname}:${live.port || '5672'}`,
+        nodes: 2,
+        queueType: 'quorum',
+      });
+    } finally {
+      await app.close();
+      await deleteBusObjects(AMQP_URL, namespace, ['module-urls']);
+    }
+  });
+
+  it('fails to boot when the shared queues were declared with another AMQP_QUEUE_TYPE', async () => {
+    const namespace = uniqueNamespace('module-type');
+    const env = { BUS_TRANSPORT: 'rabbitmq', AMQP_URL, BUS_NAMESPACE: namespace };
+    const classic = await boot({ ...env, BUS_INSTANCE_ID: 'module-classic' });
+    await classic.app.close();
+    try {
+      await expect(
+        boot({ ...env, BUS_INSTANCE_ID: 'module-quorum', AMQP_QUEUE_TYPE: 'quorum' }),
+      ).rejects.toBeInstanceOf(QueueTypeMismatchError);
+    } finally {
+      await deleteBusObjects(AMQP_URL, namespace, ['module-classic', 'module-quorum']);
     }
   });
 });
