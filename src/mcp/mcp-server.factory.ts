@@ -5,6 +5,7 @@ import {
   ListToolsRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { SpanKind } from '@opentelemetry/api';
 import type { Principal } from '../auth/principal.type';
 import { Role } from '../auth/role.enum';
 import {
@@ -14,6 +15,8 @@ import {
   toolInputSchemas,
 } from './mcp-tool.schemas';
 import { McpToolsService, toolJsonSchema } from './mcp-tools.service';
+import { type TraceCarrier, tracingActive, withSpanFrom } from '../observability/tracing';
+import { TaskSubmission } from '../queue/task-submission.service';
 
 export const MCP_SERVER_NAME = 'switchyard';
 const VERSION = '0.1.0';
@@ -32,7 +35,10 @@ export const TOOLS: Tool[] = (Object.keys(toolInputSchemas) as ToolName[]).map((
  */
 @Injectable()
 export class McpServerFactory {
-  constructor(private readonly tools: McpToolsService) {}
+  constructor(
+    private readonly tools: McpToolsService,
+    private readonly submission: TaskSubmission,
+  ) {}
 
   create(principal: Principal): Server {
     const server = new Server(
@@ -46,27 +52,55 @@ export class McpServerFactory {
     const visible = TOOLS.filter((t) => toolVisible(principal, t.name as ToolName));
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: visible }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const progressToken = request.params._meta?.progressToken;
-      return this.tools.call(principal, request.params.name, request.params.arguments, {
-        signal: extra.signal,
-        progress: async (progress, total, message) => {
-          if (progressToken !== undefined) {
-            await extra.sendNotification({
-              method: 'notifications/progress',
-              params: { progressToken, progress, ...(total ? { total } : {}), message },
-            });
-          } else {
-            // No progress token: a log message still keeps the response stream busy.
-            await extra.sendNotification({
-              method: 'notifications/message',
-              params: { level: 'info', logger: MCP_SERVER_NAME, data: message },
-            });
-          }
-        },
-      });
+      const meta = request.params._meta;
+      const progressToken = meta?.progressToken;
+      // W3C trace context in `_meta` (Switchyard's worker client sends it): the call's spans,
+      // and a delegated child's whole execution, join the caller's trace.
+      // Without one, a task credential's call joins its task's trace (stored at enqueue), so a
+      // Claude agent's delegations land in the right trace too.
+      const carrier =
+        traceCarrierOf(meta) ??
+        (principal.task && tracingActive()
+          ? await this.submission.storedTraceContext(principal.task.taskId)
+          : undefined);
+      return withSpanFrom(
+        carrier,
+        'mcp_tool_call',
+        { 'mcp.tool': request.params.name },
+        () =>
+          this.tools.call(principal, request.params.name, request.params.arguments, {
+            signal: extra.signal,
+            progress: async (progress, total, message) => {
+              if (progressToken !== undefined) {
+                await extra.sendNotification({
+                  method: 'notifications/progress',
+                  params: { progressToken, progress, ...(total ? { total } : {}), message },
+                });
+              } else {
+                // No progress token: a log message still keeps the response stream busy.
+                await extra.sendNotification({
+                  method: 'notifications/message',
+                  params: { level: 'info', logger: MCP_SERVER_NAME, data: message },
+                });
+              }
+            },
+          }),
+        SpanKind.SERVER,
+      );
     });
     return server;
   }
+}
+
+/** The W3C trace context a caller put in a tool call's `_meta`, if any. */
+function traceCarrierOf(meta: Record<string, unknown> | undefined): TraceCarrier | undefined {
+  const tp = meta?.traceparent;
+  if (typeof tp !== 'string' || tp.length > 128) return undefined;
+  const ts = meta?.tracestate;
+  return {
+    traceparent: tp,
+    ...(typeof ts === 'string' && ts.length <= 512 ? { tracestate: ts } : {}),
+  };
 }
 
 /** A viewer sees the read-only tools; report_progress is only listed for task credentials. */

@@ -2,7 +2,9 @@ import {
   type Attributes,
   context,
   propagation,
+  ROOT_CONTEXT,
   type Span,
+  SpanKind,
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
@@ -60,6 +62,50 @@ export async function shutdownTracing(): Promise<void> {
   await provider?.shutdown();
 }
 
+/** Whether this process set tracing up (false: the API is a no-op and nothing is stored). */
+export function tracingActive(): boolean {
+  return provider !== undefined;
+}
+
+/** W3C trace context as stored on a task record and passed in MCP `_meta`. */
+export interface TraceCarrier {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/**
+ * The active span's W3C context (`traceparent`, and `tracestate` when there is one), or
+ * undefined when tracing is off or no span is active: what a task record stores at enqueue so
+ * that its dispatch joins the submitter's trace.
+ */
+export function currentTraceCarrier(): TraceCarrier | undefined {
+  if (!provider || !trace.getSpanContext(context.active())) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  if (!carrier.traceparent) return undefined;
+  return {
+    traceparent: carrier.traceparent,
+    ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
+  };
+}
+
+/**
+ * Runs `fn` inside a new active span whose parent is the context in `carrier` (a stored task
+ * context, incoming headers), or the active context when the carrier holds none.
+ */
+export async function withSpanFrom<T>(
+  carrier: TraceCarrier | Record<string, unknown> | undefined,
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
+  const parent =
+    provider && carrier?.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : undefined;
+  if (!parent || !trace.getSpanContext(parent)) return withSpan(name, attributes, fn, kind);
+  return context.with(parent, () => withSpan(name, attributes, fn, kind));
+}
+
 export const tracer = () => trace.getTracer('switchyard');
 
 /** Runs `fn` inside a new active span; records errors and ends the span. */
@@ -67,8 +113,9 @@ export async function withSpan<T>(
   name: string,
   attributes: Attributes,
   fn: (span: Span) => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
-  return tracer().startActiveSpan(name, { attributes }, async (span) => {
+  return tracer().startActiveSpan(name, { attributes, kind }, async (span) => {
     try {
       return await fn(span);
     } catch (e) {

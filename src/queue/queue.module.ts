@@ -38,6 +38,6 @@ export const QUEUE_PROVIDERS = [
   imports: [StateModule],
   controllers: [TasksController, WorkflowsController, QueueController],
   providers: [...QUEUE_PROVIDERS, WorkflowListQuery],
-  exports: [TaskQueueService],
+  exports: [TaskQueueService, TaskSubmission],
 })
 export class QueueModule {}

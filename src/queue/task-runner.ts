@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { withSpan } from '../observability/tracing';
+import { withSpanFrom } from '../observability/tracing';
 import { toTaskError } from '../resilience/retry-policy';
 import { AttemptDeadline } from './attempt-deadline';
 import { OutcomeBacklog } from './outcome-backlog';
@@ -99,9 +99,11 @@ export class TaskRunner {
     deadline: AttemptDeadline,
   ): Promise<TaskHandlerOutcome | 'cancelled'> {
     try {
-      const winner = await withSpan(
+      // The dispatch joins the trace the task was submitted in (stored at enqueue).
+      const winner = await withSpanFrom(
+        task.traceContext,
         'task_execution',
-        { 'task.id': task.id, capability: task.capability },
+        { 'task.id': task.id, capability: task.capability, attempt: task.attempt },
         () => Promise.race([this.handler(task, deadline.signal), deadline.aborted()]),
       );
       if (winner === 'cancelled') return 'cancelled';

@@ -195,6 +195,7 @@ export class TaskStore implements OnModuleInit {
       deps.push(depFlat.slice(i, i + 5) as DependencyInfo);
     const task = decodeTask(h, buildInputs(h.wf || undefined, deps), this.retryDefaults);
     if (budgetLeft) task.budgetLeftUsd = Math.max(0, Number(budgetLeft));
+    if (h.tp) task.traceContext = { traceparent: h.tp, ...(h.ts ? { tracestate: h.ts } : {}) };
     return {
       task,
       redelivered: redelivered === 1,

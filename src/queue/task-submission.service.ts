@@ -3,7 +3,13 @@ import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
-import { withSpan } from '../observability/tracing';
+import {
+  currentTraceCarrier,
+  type TraceCarrier,
+  tracingActive,
+  withSpan,
+  withSpanFrom,
+} from '../observability/tracing';
 import { resolveRetryPolicy } from '../resilience/retry-policy';
 import { refusal, ScriptEffects } from './script-effects.service';
 import type { ScriptResult } from './script-result';
@@ -34,7 +40,14 @@ interface NewTask {
   bTok?: number;
   /** Seconds it may wait for an agent with the capability (0 = forever). */
   waitTo?: number;
+  /** W3C traceparent/tracestate of the submitting span (only when tracing is on). */
+  tp?: string;
+  ts?: string;
 }
+
+/** The stored form of a trace context: two short fields, absent when tracing is off. */
+const traceFields = (c: TraceCarrier | undefined): { tp?: string; ts?: string } =>
+  c ? { tp: c.traceparent, ...(c.tracestate ? { ts: c.tracestate } : {}) } : {};
 
 /** A stable digest of a request body, to tell a retry from a different request under one key. */
 const digest = (value: unknown): string =>
@@ -62,7 +75,10 @@ export class TaskSubmission {
    * key, the same (parent, capability, payload) returns the earlier child unless that one failed.
    */
   async enqueue(input: CreateTaskInput): Promise<{ task: TaskRecord; created: boolean }> {
-    return withSpan('task_enqueue', { capability: input.capability }, async () => {
+    // A child submitted without a trace context of its own (an MCP client that sends none)
+    // joins its parent's trace through the context stored on the parent.
+    const inherited = await this.parentTraceContext(input.parentTaskId);
+    return withSpanFrom(inherited, 'task_enqueue', { capability: input.capability }, async () => {
       const id = input.id ?? randomUUID();
       const deps = [...new Set(input.dependsOn ?? [])];
       if (deps.includes(id)) {
@@ -159,6 +175,21 @@ export class TaskSubmission {
     });
   }
 
+  /** The parent's stored trace context, when tracing is on and the submission has none. */
+  private async parentTraceContext(
+    parentId: string | undefined,
+  ): Promise<TraceCarrier | undefined> {
+    if (!parentId || currentTraceCarrier()) return undefined;
+    return this.storedTraceContext(parentId);
+  }
+
+  /** The trace context stored on a task at enqueue (undefined when tracing is off or none was). */
+  async storedTraceContext(taskId: string): Promise<TraceCarrier | undefined> {
+    if (!tracingActive()) return undefined;
+    const [tp, ts] = await this.store.fields(taskId, 'tp', 'ts');
+    return tp ? { traceparent: tp, ...(ts ? { tracestate: ts } : {}) } : undefined;
+  }
+
   private async run(
     input: Record<string, unknown> & { tasks: NewTask[] },
   ): Promise<ScriptResult & { now: number }> {
@@ -221,6 +252,7 @@ export class TaskSubmission {
       idem: extra.idem,
       ...(input.budget ? { bUsd: input.budget.usd ?? 0, bTok: input.budget.tokens ?? 0 } : {}),
       waitTo: input.waitTimeoutSeconds ?? this.config.queue.defaultWaitTimeoutSeconds,
+      ...traceFields(currentTraceCarrier()),
     };
   }
 

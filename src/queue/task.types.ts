@@ -95,6 +95,11 @@ export interface TaskRecord {
   attempts?: AttemptRecord[];
   /** Set when an attempt starts: what is left of the tightest USD budget above it. */
   budgetLeftUsd?: number;
+  /**
+   * Set when an attempt starts (never in API answers): the W3C trace context stored at enqueue,
+   * the parent of the attempt's dispatch span.
+   */
+  traceContext?: { traceparent: string; tracestate?: string };
 }
 
 /** One attempt that ended: who ran it, when, and how it ended. */

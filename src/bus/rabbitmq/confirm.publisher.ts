@@ -67,6 +67,7 @@ export class ConfirmPublisher {
         'messaging.rabbitmq.destination.routing_key': routingKey,
         'messaging.message.id': m.id,
         'switchyard.message_type': m.messageType,
+        ...(m.taskId ? { 'task.id': m.taskId } : {}),
       },
       async () => {
         const headers = injectTraceContext({});

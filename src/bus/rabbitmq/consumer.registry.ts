@@ -219,6 +219,7 @@ export class ConsumerRegistry {
             'messaging.message.id': message.id,
             'messaging.rabbitmq.redelivered': msg.fields.redelivered,
             'switchyard.message_type': message.messageType,
+            ...(message.taskId ? { 'task.id': message.taskId } : {}),
           },
           () => sub.handler(message, info),
         ),

@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { currentTraceCarrier } from '../../observability/tracing';
 
 /** How long one tool call may stay silent (the server sends progress at least every 10 s). */
 const IDLE_TIMEOUT_MS = 60_000;
@@ -66,7 +67,11 @@ export class SwitchyardMcpClient {
     } = {},
   ): Promise<CallToolResult> {
     await this.connect();
-    return (await this.client.callTool({ name, arguments: args }, undefined, {
+    // The caller's trace context (a worker's task execution) goes along in `_meta`, so what the
+    // call does on the control plane (a delegated child) joins the caller's trace.
+    const trace = currentTraceCarrier();
+    const params = { name, arguments: args, ...(trace ? { _meta: { ...trace } } : {}) };
+    return (await this.client.callTool(params, undefined, {
       signal: opts.signal,
       timeout: IDLE_TIMEOUT_MS,
       resetTimeoutOnProgress: true,

@@ -6,7 +6,8 @@
   Input:
     KEYS[1] base key B of the queue (e.g. "sy:q:tasks:")
     ARGV[1] JSON {tasks = [{id, wf, ref, desc, cap, payload (JSON text), prio, deps = [ids], depsJson,
-                  onDep, timeout, retry (JSON text), idem, bUsd, bTok}],
+                  onDep, timeout, retry (JSON text), idem, bUsd, bTok,
+                  tp, ts = W3C traceparent/tracestate of the submitting span (only when tracing is on)}],
                   workflow = {id, name, idem, bUsd, bTok} | null,
                   idem = key of a single-task submission | null, idemReuseFailed = bool,
                   parent = parent task id | null (a delegated child: one task only),
@@ -156,6 +157,11 @@ for i, t in ipairs(tasks) do
     "retry", t.retry, "idem", type(t.idem) == "string" and t.idem or "", "status", "NEW",
     "attempt", 0, "gen", 0, "runs", 0, "created", now, "updated", now, "seq", seq)
   if (tonumber(t.waitTo) or 0) > 0 then rcall("HSET", k, "waitTo", tonumber(t.waitTo)) end
+  -- The dispatch span of every attempt is a child of this context (one trace per task tree).
+  if type(t.tp) == "string" and t.tp ~= "" then
+    rcall("HSET", k, "tp", t.tp)
+    if type(t.ts) == "string" and t.ts ~= "" then rcall("HSET", k, "ts", t.ts) end
+  end
   if tonumber(t.bUsd) or tonumber(t.bTok) then
     rcall("HSET", k, "bUsd", tonumber(t.bUsd) or 0, "bTok", tonumber(t.bTok) or 0)
   end
