@@ -9,6 +9,7 @@ import { liveScenario } from './live';
 import { pipelineScenario } from './pipeline';
 import { queueScenario } from './queue';
 import { stateScenario } from './state';
+import { tracingScenario } from './tracing';
 
 /** Every benchmark scenario. Each lives in its own file in this folder and is added here. */
 export const SCENARIOS: Record<string, Scenario> = {
@@ -22,4 +23,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   pipeline: pipelineScenario,
   queue: queueScenario,
   state: stateScenario,
+  tracing: tracingScenario,
 };

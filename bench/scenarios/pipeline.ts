@@ -19,8 +19,8 @@ import {
 import { SwitchyardStack } from '../support/switchyard-processes';
 import { deleteKeys } from '../support/redis-keys';
 
-const AGENTS = join(__dirname, '..', '..', '..', 'bench', 'agents');
-const CAPABILITY = 'bench-noop';
+export const AGENTS = join(__dirname, '..', '..', '..', 'bench', 'agents');
+export const CAPABILITY = 'bench-noop';
 
 /**
  * Submits `count` tasks through POST /v1/tasks with `concurrency` clients, spread round-robin over
@@ -53,7 +53,7 @@ async function submitClosedLoop(
   return ids;
 }
 
-async function completedCount(stack: SwitchyardStack): Promise<number> {
+export async function completedCount(stack: SwitchyardStack): Promise<number> {
   const res = await stack.api('GET', '/v1/queue');
   const body = (await res.json()) as { completed?: number; counts?: { completed?: number } };
   return body.completed ?? body.counts?.completed ?? 0;
@@ -94,7 +94,7 @@ const controlPlaneCpu = (stack: SwitchyardStack): number =>
   stack.controlPlanes.reduce((sum, c) => sum + processCpuMicros(c.pid), 0);
 
 /** Throughput: closed loop, `size` tasks through the whole path; with the control planes' CPU. */
-async function throughputRun(stack: SwitchyardStack, size: number) {
+export async function throughputRun(stack: SwitchyardStack, size: number) {
   const before = await completedCount(stack);
   const cpu0 = controlPlaneCpu(stack);
   const t0 = nowMs();

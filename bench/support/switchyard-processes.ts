@@ -75,7 +75,8 @@ export class SwitchyardStack {
     const url = `http://127.0.0.1:${port}`;
     await this.until(
       `control plane at ${url}`,
-      30_000,
+      // A loaded machine (other benchmarks and tests) can take longer than 30 s to start one.
+      90_000,
       async () => (await fetch(`${url}/health/ready`)).ok,
     );
     this.url ||= url;
@@ -88,7 +89,7 @@ export class SwitchyardStack {
   }
 
   async waitForAgents(capability: string, count: number): Promise<void> {
-    await this.until(`${count} agent(s) with ${capability}`, 30_000, async () => {
+    await this.until(`${count} agent(s) with ${capability}`, 90_000, async () => {
       const res = await this.api('GET', `/v1/agents?capability=${capability}`);
       return ((await res.json()) as { items: unknown[] }).items.length >= count;
     });

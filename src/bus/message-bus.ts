@@ -87,4 +87,12 @@ export abstract class MessageBus {
 
   /** Graceful shutdown: stops consuming, lets in-flight handlers finish, closes channels. */
   abstract close(): Promise<void>;
+
+  /**
+   * One round trip to the broker (RabbitMQ: a publish and its confirm), in seconds; undefined for
+   * a transport without a broker. Feeds `switchyard_bus_rtt_seconds`.
+   */
+  ping(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
 }

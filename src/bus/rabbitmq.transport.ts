@@ -283,6 +283,10 @@ export class RabbitMqMessageBus extends MessageBus {
   }
 
   /** Test/ops helper: messages and consumers of a queue of this bus (by full name). */
+  override ping(): Promise<number> {
+    return this.publisher.ping();
+  }
+
   async inspectQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }> {
     const ch = await this.connection.topologyChannel();
     const r = await ch.checkQueue(queue);

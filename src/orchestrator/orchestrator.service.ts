@@ -13,6 +13,7 @@ import { DiscoveryService } from '../discovery/discovery.service';
 import { EventsService } from '../events/events.service';
 import { TaskCredentialService } from '../auth/task-credential.service';
 import { MetricsService } from '../observability/metrics.service';
+import { taskLine } from '../observability/task-log';
 import { withSpan } from '../observability/tracing';
 import { TaskQueueService } from '../queue/task-queue.service';
 import type { TaskRunner } from '../queue/task-runner';
@@ -273,17 +274,38 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     signal: AbortSignal,
   ): Promise<TaskHandlerOutcome> {
     const started = Date.now();
+    const line = {
+      taskId: task.id,
+      agentId: agent.id,
+      workflowId: task.workflowId,
+      attempt: task.attempt,
+    };
+    this.logger.debug(taskLine(`dispatching task ${task.id} to ${agent.id}`, line));
     try {
       const reply = await this.breakers.fire(agent.id, () =>
         this.sendAndAwait(agent, task, signal),
       );
-      this.metrics.taskDuration.observe({ agent: agent.id }, (Date.now() - started) / 1000);
-      if (!reply.ok)
+      const seconds = (Date.now() - started) / 1000;
+      this.metrics.taskDuration.observe({ agent: agent.id }, seconds);
+      if (!reply.ok) {
+        this.logger.warn(
+          taskLine(`task ${task.id} failed on ${agent.id}: ${reply.error.type}`, line, {
+            error_type: reply.error.type,
+          }),
+        );
         return { kind: 'failed', error: reply.error, agentId: agent.id, cost: reply.cost };
+      }
+      this.logger.debug(taskLine(`task ${task.id} completed by ${agent.id}`, line, { seconds }));
       return { kind: 'completed', result: reply.output, agentId: agent.id, cost: reply.cost };
     } catch (e) {
       if (e instanceof BreakerOpenError) throw e;
-      return { kind: 'failed', error: this.toTaskError(e, agent.id), agentId: agent.id };
+      const error = this.toTaskError(e, agent.id);
+      this.logger.warn(
+        taskLine(`task ${task.id} failed on ${agent.id}: ${error.type}: ${error.message}`, line, {
+          error_type: error.type,
+        }),
+      );
+      return { kind: 'failed', error, agentId: agent.id };
     }
   }
 

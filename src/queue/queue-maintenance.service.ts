@@ -6,6 +6,8 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
+import { MetricsService } from '../observability/metrics.service';
+import { taskLine } from '../observability/task-log';
 import { TaskArchiveService } from '../state/task-archive.service';
 import { cycleInComponent, cyclicComponents } from './dag.util';
 import { JobPusher } from './job-pusher.service';
@@ -14,6 +16,16 @@ import { TaskLifecycle } from './task-lifecycle.service';
 import { TaskQueries } from './task-queries.service';
 import { TaskStore } from './task-store.repository';
 import type { ReadyEntry } from './task-jobs.adapter';
+
+/** `kind` of `switchyard_queue_reconciler_repairs_total`: what was found broken and repaired. */
+export const REPAIR_KINDS = [
+  /** READY with no BullMQ job (a crash between the record write and the push): pushed again. */
+  'ready_without_job',
+  /** RUNNING past its deadline + grace (its runner is gone): failed with a retryable timeout. */
+  'running_past_deadline',
+  /** A dependency cycle among BLOCKED tasks: its lowest-priority task cancelled. */
+  'deadlock_cancelled',
+] as const;
 
 /** Tasks whose wait-for edges one script call reads (bounded work per call, see detectDeadlocks). */
 const DEADLOCK_SCAN_BATCH = 200;
@@ -44,9 +56,12 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     private readonly effects: ScriptEffects,
     private readonly events: EventsService,
     private readonly archive: TaskArchiveService,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
+    // Every kind from the start (at 0), so rate() and the alert see the series before a repair.
+    for (const kind of REPAIR_KINDS) this.metrics.reconcilerRepairsTotal.inc({ kind }, 0);
     const q = this.config.queue;
     if (q.reconcileIntervalMs > 0) {
       this.every(q.reconcileIntervalMs, async () => {
@@ -114,6 +129,8 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
       await this.store.removeMembers(k.outbox, members);
       repushed = entries.length;
       if (repushed > 0)
+        this.metrics.reconcilerRepairsTotal.inc({ kind: 'ready_without_job' }, repushed);
+      if (repushed > 0)
         this.logger.warn(`reconciler: pushed ${repushed} READY task(s) that had no queue job`);
     }
     const expired = await this.store.membersUpTo(k.running, now, 500);
@@ -124,6 +141,13 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
         await this.store.removeMembers(k.running, [id]);
         continue;
       }
+      this.metrics.reconcilerRepairsTotal.inc({ kind: 'running_past_deadline' });
+      this.logger.warn(
+        taskLine(
+          `reconciler: task ${id} attempt ${attempt ?? 0} is RUNNING past its deadline; failing it (retryable timeout)`,
+          { taskId: id, attempt: Number(attempt ?? 0) },
+        ),
+      );
       await this.store.publish(k.cancelChannel, `${id}|${attempt ?? 0}`);
       await this.lifecycle.fail(id, Number(attempt), {
         type: 'timeout',
@@ -246,6 +270,7 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
         if (!(await this.store.isCycle(c.taskIds))) continue;
         const res = await this.store.cancel('task', c.victim, 'deadlock');
         if (!res.ok) continue;
+        this.metrics.reconcilerRepairsTotal.inc({ kind: 'deadlock_cancelled' });
         this.logger.warn(
           `deadlock: cancelled task ${c.victim} (lowest priority) to break the cycle ${[...c.taskIds, c.taskIds[0]].join(' -> ')}`,
         );

@@ -4,6 +4,7 @@ import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
+import { taskLine } from '../observability/task-log';
 import { decideRetry, resolveRetryPolicy } from '../resilience/retry-policy';
 import {
   countsAgainstRetries,
@@ -128,7 +129,10 @@ export class TaskLifecycle {
       );
       if (!ok) return { accepted: false, status: 'UNKNOWN' };
       this.logger.log(
-        `task ${taskId}: ${error.type} on ${agentId ?? 'its agent'}; waits until ${until} (no retry spent)`,
+        taskLine(
+          `task ${taskId}: ${error.type} on ${agentId ?? 'its agent'}; waits until ${until} (no retry spent)`,
+          { taskId, agentId, attempt },
+        ),
       );
       return { accepted: true, status: 'retrying', retryAt: until, attempt };
     }
@@ -154,7 +158,11 @@ export class TaskLifecycle {
       await this.effects.apply(res, { detached: opts.detached });
       if (res.status === 'FAILED') return { accepted: true, status: 'failed' }; // over budget
       this.logger.log(
-        `task ${taskId} attempt ${attempt} lost (${error.type}); re-dispatched at once`,
+        taskLine(`task ${taskId} attempt ${attempt} lost (${error.type}); re-dispatched at once`, {
+          taskId,
+          agentId,
+          attempt,
+        }),
       );
       return {
         accepted: true,
@@ -212,7 +220,10 @@ export class TaskLifecycle {
         error_type: error.type,
       });
       this.logger.log(
-        `task ${taskId} attempt ${attempt} failed (${error.type}); retry in ${decision.delayMs} ms`,
+        taskLine(
+          `task ${taskId} attempt ${attempt} failed (${error.type}); retry in ${decision.delayMs} ms`,
+          { taskId, agentId, attempt },
+        ),
       );
       return {
         accepted: true,

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { taskLine } from '../observability/task-log';
 import { withSpanFrom } from '../observability/tracing';
 import { toTaskError } from '../resilience/retry-policy';
 import { AttemptDeadline } from './attempt-deadline';
@@ -39,7 +40,11 @@ export class TaskRunner {
           // Never fail the BullMQ job: a failed job keeps its id, so the reconciler could not
           // push it again. The task record tells what to repair: a READY task keeps its outbox
           // entry, a RUNNING one meets its deadline.
-          this.logger.warn(`task ${data.taskId}: ${e.message}; the reconciler will repair it`);
+          this.logger.warn(
+            taskLine(`task ${data.taskId}: ${e.message}; the reconciler will repair it`, {
+              taskId: data.taskId,
+            }),
+          );
         }),
       concurrency,
     );

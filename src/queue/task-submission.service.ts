@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
@@ -10,6 +10,7 @@ import {
   withSpan,
   withSpanFrom,
 } from '../observability/tracing';
+import { taskLine } from '../observability/task-log';
 import { resolveRetryPolicy } from '../resilience/retry-policy';
 import { refusal, ScriptEffects } from './script-effects.service';
 import type { ScriptResult } from './script-result';
@@ -58,6 +59,7 @@ const digest = (value: unknown): string =>
 /** Submission: single tasks, delegated children, bulk loads and workflows. */
 @Injectable()
 export class TaskSubmission {
+  private readonly logger = new Logger(TaskSubmission.name);
   private readonly defaults: RetryPolicyConfig;
 
   constructor(
@@ -110,6 +112,15 @@ export class TaskSubmission {
         },
       });
       if (res.existing) return { task: await this.queries.getTask(res.existing), created: false };
+      this.logger.debug(
+        taskLine(
+          `task ${id} submitted (${input.capability})`,
+          { taskId: id },
+          {
+            ...(parent ? { parent_task_id: parent } : {}),
+          },
+        ),
+      );
       const status = res.statuses?.[0];
       // Answer from what the script returned when nothing else could have changed the record.
       if (

@@ -16,6 +16,7 @@ import { ConfigService } from '../config/config.service';
 import { AgentStatus } from '../discovery/agent-record.type';
 import { DiscoveryService } from '../discovery/discovery.service';
 import { MetricsService } from '../observability/metrics.service';
+import { fieldLogger, taskLine } from '../observability/task-log';
 import { withSpan } from '../observability/tracing';
 import { workerControlId } from '../contracts/worker-control-id.util';
 import { taskMessagePayloadSchema, type TaskResultPayload } from '../contracts/task-message.schema';
@@ -135,7 +136,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         env: process.env,
         cwd: process.cwd(),
       }),
-      logger: this.logger,
+      logger: fieldLogger(this.logger),
       switchyardUrl: () => this.switchyardUrl,
       delegate: (parent, capability, payload, options) =>
         this.delegate(parent, capability, payload, options),
@@ -216,6 +217,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       this.logger.warn(`agent ${name}: ignoring a ${message.messageType} message without a task`);
       return;
     }
+    const ref = { taskId: message.taskId, agentId: this.idOf(name), attempt: message.attempt };
     const runtime = this.runtime!;
     const parsed = taskMessagePayloadSchema.safeParse(message.payload);
     let result: TaskResultPayload;
@@ -230,14 +232,23 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       };
     } else {
       const p = parsed.data;
+      const line = { ...ref, workflowId: p.workflowId };
       if (redelivered)
-        this.logger.log(`task ${message.taskId} attempt ${message.attempt} redelivered`);
+        this.logger.log(
+          taskLine(`task ${message.taskId} attempt ${message.attempt} redelivered`, line),
+        );
       if (await this.isStale(name, message, redelivered)) return; // acked, not run, not answered
       result = await withSpan(
         'task_execution',
         { 'agent.name': name, 'task.id': message.taskId, attempt: message.attempt },
-        () =>
-          runtime.run(name, {
+        async () => {
+          const started = Date.now();
+          this.logger.debug(
+            taskLine(`task ${message.taskId} received by ${this.idOf(name)}`, line, {
+              capability: p.capability,
+            }),
+          );
+          const r = await runtime.run(name, {
             taskId: message.taskId!,
             attempt: message.attempt,
             deliveryId: message.id,
@@ -250,7 +261,22 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
             ...(p.credential ? { credential: p.credential } : {}),
             ...(p.resumeSessionId !== undefined && { resumeSessionId: p.resumeSessionId }),
             ...(p.budgetLeftUsd !== undefined && { budgetLeftUsd: p.budgetLeftUsd }),
-          }),
+          });
+          const ms = Date.now() - started;
+          if (r.ok)
+            this.logger.debug(
+              taskLine(`task ${message.taskId} finished in ${ms} ms`, line, { ms }),
+            );
+          else
+            this.logger.warn(
+              taskLine(
+                `task ${message.taskId} failed on ${this.idOf(name)}: ${r.error.type}: ${r.error.message}`,
+                line,
+                { ms, error_type: r.error.type },
+              ),
+            );
+          return r;
+        },
       );
     }
     // A drained (handed-back) task is not answered: the message is nacked and redelivered, or
@@ -282,14 +308,20 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     const verdict = await this.staleCheck.check(message.taskId!, message.attempt);
     if (verdict.current === undefined) {
       this.logger.warn(
-        `task ${message.taskId} attempt ${message.attempt}: could not check that the attempt is current (${verdict.reason}); running it`,
+        taskLine(
+          `task ${message.taskId} attempt ${message.attempt}: could not check that the attempt is current (${verdict.reason}); running it`,
+          { taskId: message.taskId, agentId: this.idOf(name), attempt: message.attempt },
+        ),
       );
       return false;
     }
     if (verdict.current) return false;
     workerMetrics.stale.inc({ agent: name });
     this.logger.warn(
-      `dropped a stale ${redelivered ? 'redelivered ' : ''}message for task ${message.taskId} attempt ${message.attempt} (agent ${this.idOf(name)}): ${verdict.reason}`,
+      taskLine(
+        `dropped a stale ${redelivered ? 'redelivered ' : ''}message for task ${message.taskId} attempt ${message.attempt} (agent ${this.idOf(name)}): ${verdict.reason}`,
+        { taskId: message.taskId, agentId: this.idOf(name), attempt: message.attempt },
+      ),
     );
     return true;
   }
@@ -313,7 +345,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       } catch (e) {
         if (this.stopping || Date.now() + delay > deadline) throw e;
         this.logger.warn(
-          `reply for task ${message.taskId} attempt ${message.attempt} not sent (${(e as Error).message}); retrying in ${delay} ms`,
+          taskLine(
+            `reply for task ${message.taskId} attempt ${message.attempt} not sent (${(e as Error).message}); retrying in ${delay} ms`,
+            { taskId: message.taskId, attempt: message.attempt },
+          ),
         );
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -333,7 +368,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private async onControl(message: AgentMessage): Promise<void> {
     if (message.messageType !== 'cancel' || !message.taskId) return;
     const n = this.runtime?.cancel(message.taskId) ?? 0;
-    if (n > 0) this.logger.log(`cancelled task ${message.taskId} (${n} execution(s) aborted)`);
+    if (n > 0) {
+      this.logger.log(
+        taskLine(`cancelled task ${message.taskId} (${n} execution(s) aborted)`, {
+          taskId: message.taskId,
+        }),
+      );
+    }
   }
 
   /**

@@ -97,6 +97,27 @@ export class ConfirmPublisher {
     }
   }
 
+  /**
+   * A publish-confirm round trip in seconds: an empty transient message to the default exchange
+   * under a routing key no queue has (the broker drops it and confirms), on the channel every
+   * publish uses, within BUS_PUBLISH_TIMEOUT_MS. Only when connected: a reconnect is not a ping.
+   */
+  async ping(): Promise<number> {
+    const ch = this.connection.readyPublisher;
+    if (!ch) throw new Error('bus not connected');
+    const started = process.hrtime.bigint();
+    const id = `ping-${started}`;
+    await this.publishOnce(
+      ch,
+      '',
+      'switchyard.rtt-ping',
+      Buffer.alloc(0),
+      { persistent: false, mandatory: false, messageId: id },
+      Date.now() + this.options.publishTimeoutMs,
+    );
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  }
+
   /** Resolves when no publish is waiting for the broker (used by close()). */
   settled(): Promise<void> {
     if (this.pendingPublishes === 0) return Promise.resolve();

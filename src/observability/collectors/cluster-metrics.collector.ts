@@ -85,6 +85,7 @@ export class ClusterMetricsCollector implements OnApplicationBootstrap, OnApplic
   private async refreshAll(): Promise<void> {
     await Promise.all([
       this.guard('dependencies', () => this.refreshDependencies()),
+      this.guard('bus_rtt', () => this.measureBusRtt()),
       // Agents after the queue: capabilities that tasks wait for are reported even with 0 agents.
       this.guard('queue', () => this.refreshQueue()).then(() =>
         this.guard('agents', () => this.refreshAgents()),
@@ -106,6 +107,13 @@ export class ClusterMetricsCollector implements OnApplicationBootstrap, OnApplic
       this.metrics.dependencyUp.set({ dependency: name }, result.status === 'down' ? 0 : 1);
       this.metrics.dependencyCheckSeconds.set({ dependency: name }, seconds);
     }
+  }
+
+  /** One publish-confirm round trip to RabbitMQ (skipped while the bus is not connected). */
+  private async measureBusRtt(): Promise<void> {
+    if (this.bus.state !== 'connected') return;
+    const seconds = await this.bus.ping();
+    if (seconds !== undefined) this.metrics.busRttSeconds.observe(seconds);
   }
 
   private async refreshQueue(): Promise<void> {

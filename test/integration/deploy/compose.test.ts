@@ -189,6 +189,19 @@ describe('docker/docker-compose.yml', () => {
       '../deploy/grafana/provisioning:/etc/grafana/provisioning:ro',
     );
     expect(mounts('promtail')).toContain('../deploy/loki/promtail.yml:/etc/promtail/config.yml:ro');
+    // Loki runs our config, whose ruler reads the log-based alerts from the mounted rules dir.
+    expect(mounts('loki')).toContain('../deploy/loki/loki.yml:/etc/loki/config.yml:ro');
+    expect(mounts('loki')).toContain('../deploy/loki/rules:/etc/loki/rules:ro');
+    expect(services.loki.command).toEqual(['-config.file=/etc/loki/config.yml']);
+    const loki = parse(readFileSync(join(ROOT, 'deploy', 'loki', 'loki.yml'), 'utf8')) as {
+      auth_enabled: boolean;
+      ruler: { storage: { local: { directory: string } }; alertmanager_url: string };
+    };
+    expect(loki.ruler.storage.local.directory).toBe('/etc/loki/rules');
+    expect(loki.ruler.alertmanager_url).toBe('http://alertmanager:9093');
+    // Single tenant: the ruler's tenant is "fake", so the rules live in rules/fake/.
+    expect(loki.auth_enabled).toBe(false);
+    expect(existsSync(join(ROOT, 'deploy', 'loki', 'rules', 'fake'))).toBe(true);
   });
 
   it('is accepted by `docker compose config` (with a .env made from the template)', () => {
