@@ -83,16 +83,23 @@ describe('traces across control plane and worker over OTLP/HTTP (e2e)', () => {
     }
     expect(status).toBe('COMPLETED');
 
-    // Spans arrive in batches (BatchSpanProcessor, ~5 s): wait until the parent's reply is back.
+    // Spans arrive in batches (BatchSpanProcessor, ~5 s, each process on its own): wait until
+    // the parent's reply is back and both processes' execution spans of parent and child are in.
     let trace: ReceivedSpan[] = [];
     const complete = () => {
       trace = otlp.spans.filter((s) => s.traceId === traceId);
-      return trace.some(
-        (s) =>
-          s.service === 'switchyard' &&
-          s.name === 'message_receive' &&
-          s.attributes['switchyard.message_type'] === 'response' &&
-          s.attributes['task.id'] === parentId,
+      const workerExecs = trace.filter(
+        (s) => s.service === 'switchyard-worker' && s.name === 'task_execution',
+      );
+      return (
+        workerExecs.length >= 2 &&
+        trace.some(
+          (s) =>
+            s.service === 'switchyard' &&
+            s.name === 'message_receive' &&
+            s.attributes['switchyard.message_type'] === 'response' &&
+            s.attributes['task.id'] === parentId,
+        )
       );
     };
     while (!complete() && Date.now() < deadline + 20_000) await sleep(250);
@@ -210,19 +217,20 @@ describe('traces across control plane and worker over OTLP/HTTP (e2e)', () => {
     const id = submitted.body.id;
     const deadline = Date.now() + 60_000;
     let workerExec: ReceivedSpan | undefined;
-    while (!workerExec && Date.now() < deadline) {
+    let rest: ReceivedSpan | undefined;
+    while (!(workerExec && rest) && Date.now() < deadline) {
       workerExec = otlp.spans.find(
         (s) =>
           s.service === 'switchyard-worker' &&
           s.name === 'task_execution' &&
           s.attributes['task.id'] === id,
       );
-      if (!workerExec) await sleep(250);
+      rest = workerExec
+        ? otlp.spans.find((s) => s.name === 'POST /v1/tasks' && s.traceId === workerExec!.traceId)
+        : undefined;
+      if (!(workerExec && rest)) await sleep(250);
     }
     expect(workerExec).toBeDefined();
-    const rest = otlp.spans.find(
-      (s) => s.name === 'POST /v1/tasks' && s.traceId === workerExec!.traceId,
-    );
     expect(rest).toBeDefined();
     expect(rest!.parentSpanId).toBeUndefined();
   });
