@@ -5,6 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
 import { withSpan } from '../observability/tracing';
 import { resolveRetryPolicy } from '../resilience/retry-policy';
+import { settleBoth } from '../redis/replica-ack';
 import { refusal, ScriptEffects } from './script-effects.service';
 import type { ScriptResult } from './script-result';
 import { TaskQueries, type WorkflowRecord } from './task-queries.service';
@@ -41,6 +42,20 @@ const digest = (value: unknown): string =>
   createHash('sha256')
     .update(JSON.stringify(value) ?? 'null')
     .digest('base64url');
+
+/** What a 503 after WAIT names: the task ids (or their count) and the workflow. */
+function submissionDetails(
+  input: { tasks: NewTask[]; workflow?: unknown },
+  existing: string | undefined,
+): Record<string, unknown> {
+  const wf = (input.workflow as { id?: string } | null | undefined)?.id;
+  if (existing) return wf ? { workflowId: existing } : { taskId: existing };
+  const ids = input.tasks.map((t) => t.id);
+  return {
+    ...(wf ? { workflowId: wf } : {}),
+    ...(ids.length <= 10 ? { taskIds: ids } : { tasks: ids.length, firstTaskId: ids[0] }),
+  };
+}
 
 /** Submission: single tasks, delegated children, bulk loads and workflows. */
 @Injectable()
@@ -171,7 +186,20 @@ export class TaskSubmission {
     }
     const refused = refusal(res);
     if (refused) throw refused;
-    await this.effects.apply(res);
+    // REDIS_MIN_REPLICAS_ACK: acknowledged only once replicas have it. The job pushes run
+    // meanwhile: on a WAIT timeout the master holds the complete submission (record, jobs,
+    // events), only its survival of a failover is unconfirmed, and the 503 says to retry with
+    // the idempotency key (the replay finds the record and WAITs again, see replica-ack.ts).
+    await settleBoth(
+      this.effects.apply(res),
+      this.store.replicated
+        ? this.store.confirmReplicated(
+            res.existing ? 'The earlier submission' : 'The submission',
+            submissionDetails(input, res.existing),
+            res.existing !== undefined,
+          )
+        : undefined,
+    );
     return res;
   }
 
