@@ -5,7 +5,6 @@ import { ErrorCode } from '../common/errors/error-code.enum';
 import { ConfigService } from '../config/config.service';
 import { withSpan } from '../observability/tracing';
 import { resolveRetryPolicy } from '../resilience/retry-policy';
-import { settleBoth } from '../redis/replica-ack';
 import { refusal, ScriptEffects } from './script-effects.service';
 import type { ScriptResult } from './script-result';
 import { TaskQueries, type WorkflowRecord } from './task-queries.service';
@@ -186,20 +185,19 @@ export class TaskSubmission {
     }
     const refused = refusal(res);
     if (refused) throw refused;
-    // REDIS_MIN_REPLICAS_ACK: acknowledged only once replicas have it. The job pushes run
-    // meanwhile: on a WAIT timeout the master holds the complete submission (record, jobs,
-    // events), only its survival of a failover is unconfirmed, and the 503 says to retry with
-    // the idempotency key (the replay finds the record and WAITs again, see replica-ack.ts).
-    await settleBoth(
-      this.effects.apply(res),
-      this.store.replicated
-        ? this.store.confirmReplicated(
-            res.existing ? 'The earlier submission' : 'The submission',
-            submissionDetails(input, res.existing),
-            res.existing !== undefined,
-          )
-        : undefined,
-    );
+    await this.effects.apply(res);
+    // REDIS_MIN_REPLICAS_ACK: acknowledged only once replicas have the record *and* its BullMQ
+    // job (pushed on another connection, hence the barrier write: WAIT then covers everything
+    // the master had). On a WAIT timeout the master holds the complete submission; only its
+    // survival of a failover is unconfirmed, and the 503 says to retry with the idempotency key
+    // (the replay finds the record and WAITs again, see replica-ack.ts).
+    if (this.store.replicated) {
+      await this.store.confirmReplicated(
+        res.existing ? 'The earlier submission' : 'The submission',
+        submissionDetails(input, res.existing),
+        true,
+      );
+    }
     return res;
   }
 

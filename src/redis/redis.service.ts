@@ -60,6 +60,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     const conn = target.url ? new Redis(target.url, options) : new Redis(options);
     // Errors surface on commands (and as 503s); an unhandled 'error' event must not crash the process.
     conn.on('error', () => undefined);
+    if (this.sentinel) closeFailoverDetectorOnEnd(conn);
     this.extra.add(conn);
     return conn;
   }
@@ -111,6 +112,30 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     );
     this.extra.clear();
   }
+}
+
+/** ioredis' private part that holds the Sentinel subscriptions of `failoverDetector`. */
+interface WithFailoverDetector {
+  connector?: { failoverDetector?: { cleanup(): void } | null };
+}
+
+/**
+ * ioredis closes the `failoverDetector`'s Sentinel subscriptions only on `disconnect()`, not when
+ * a connection ends by QUIT (as ours do at shutdown, and BullMQ's duplicates on close): they
+ * would stay open and keep the process alive. Closing them on `end` is safe: every (re)connect
+ * creates them anew. Duplicates (BullMQ's blocking clients) get the same treatment.
+ */
+function closeFailoverDetectorOnEnd(conn: Redis): void {
+  conn.on('end', () => {
+    const detector = (conn as unknown as WithFailoverDetector).connector?.failoverDetector;
+    detector?.cleanup();
+  });
+  const duplicate = conn.duplicate.bind(conn);
+  conn.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    closeFailoverDetectorOnEnd(copy);
+    return copy;
+  };
 }
 
 /**

@@ -260,7 +260,10 @@ export class RedisSentinelTopology {
    */
   async cutReplication(): Promise<void> {
     for (const port of await this.replicaPorts()) {
-      await withClient(port, (c) => c.config('SET', 'masteruser', 'sy-no-such-user'));
+      await withClient(port, async (c) => {
+        await c.config('SET', 'masteruser', 'sy-no-such-user');
+        await c.config('SET', 'masterauth', 'sy-no-such-password');
+      });
     }
     await withClient(this.masterPort, (c) => c.call('CLIENT', 'KILL', 'TYPE', 'replica'));
     // Wait until the master sees no replica any more.
@@ -278,7 +281,10 @@ export class RedisSentinelTopology {
   /** Lets every live data node authenticate to its master again. */
   async restoreReplication(): Promise<void> {
     for (const n of this.nodes.filter((x) => x.alive)) {
-      await withClient(n.port, (c) => c.config('SET', 'masteruser', ''));
+      await withClient(n.port, async (c) => {
+        await c.config('SET', 'masterauth', '');
+        await c.config('SET', 'masteruser', '');
+      });
     }
   }
 
