@@ -207,7 +207,9 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
   let redisUrl = opts.redisUrl;
   let redisEnv: Record<string, string> = {};
   if (replica) {
-    progress(`starting a private Redis master + replica + 3 Sentinels (REDIS_MIN_REPLICAS_ACK=${ack})`);
+    progress(
+      `starting a private Redis master + replica + 3 Sentinels (REDIS_MIN_REPLICAS_ACK=${ack})`,
+    );
     topo = await RedisSentinelTopology.start();
     const master = await topo.currentMaster();
     redisUrl = `redis://${master.host}:${master.port}`;

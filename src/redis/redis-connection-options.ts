@@ -49,8 +49,7 @@ export function targetOptions(t: RedisTarget): { url?: string; options: RedisOpt
       // A few quick tries per round, then again from the first Sentinel: a failover takes seconds.
       sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1000),
       sentinelMaxConnections: 3,
-      reconnectOnError: (err: Error) =>
-        /^(READONLY|MASTERDOWN)/.test(err.message) ? 2 : false,
+      reconnectOnError: (err: Error) => (/^(READONLY|MASTERDOWN)/.test(err.message) ? 2 : false),
     },
   };
 }

@@ -113,7 +113,8 @@ class Node {
         await withClient(this.port, (c) => c.ping());
         return;
       } catch (e) {
-        if (Date.now() > deadline) throw new Error(`redis on ${this.port} did not start: ${e}`);
+        if (Date.now() > deadline)
+          throw new Error(`redis on ${this.port} did not start: ${String(e)}`);
         await sleep(50);
       }
     }
@@ -147,7 +148,8 @@ export class RedisSentinelTopology {
     };
     const dir = mkdtempSync(join(tmpdir(), 'sy-sentinel-'));
     const nodes: Node[] = [];
-    for (let i = 0; i <= opts.replicas; i++) nodes.push(new Node(await freePort(), join(dir, `node-${i}`)));
+    for (let i = 0; i <= opts.replicas; i++)
+      nodes.push(new Node(await freePort(), join(dir, `node-${i}`)));
     const sentinels: Node[] = [];
     for (let i = 0; i < opts.sentinels; i++)
       sentinels.push(new Node(await freePort(), join(dir, `sentinel-${i}`)));
@@ -356,7 +358,8 @@ export class RedisSentinelTopology {
       const info = await withClient(masterPort, (c) => c.info('replication')).catch(() => '');
       const online = (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
       if (online >= count) return;
-      if (Date.now() > deadline) throw new Error(`${online}/${count} replicas linked to ${masterPort}`);
+      if (Date.now() > deadline)
+        throw new Error(`${online}/${count} replicas linked to ${masterPort}`);
       await sleep(50);
     }
   }

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { ConfigService } from '../../../src/config/config.service';
 import { loadConfig } from '../../../src/config/load-config';
 import { ErrorCode } from '../../../src/common/errors/error-code.enum';
+import { TaskStatus } from '../../../src/queue/task.types';
 import { RedisService } from '../../../src/redis/redis.service';
 import { DistributedLockService } from '../../../src/state/lock/distributed-lock.service';
 import { StateRepository, type WriteOutcome } from '../../../src/state/state.repository';
@@ -116,7 +117,7 @@ describe('Redis Sentinel failover (private master + replica + 3 Sentinels)', () 
       await submit(probe);
       const probeId = accepted.get(probe)!;
       await eventually(
-        async () => (await h.queue.findTask(probeId))?.status === 'COMPLETED',
+        async () => (await h.queue.findTask(probeId))?.status === TaskStatus.Completed,
         30_000,
       );
       const recoveryMs = Date.now() - killedAt;
@@ -131,7 +132,7 @@ describe('Redis Sentinel failover (private master + replica + 3 Sentinels)', () 
       await eventually(async () => {
         const rows = await Promise.all(ids.map((id) => h.queue.findTask(id)));
         pending = rows.flatMap((t, i) =>
-          t?.status === 'COMPLETED' ? [] : [`${ids[i]}:${t?.status ?? 'MISSING'}`],
+          t?.status === TaskStatus.Completed ? [] : [`${ids[i]}:${t?.status ?? 'MISSING'}`],
         );
         return pending.length === 0;
       }, 60_000).catch(() => undefined);
