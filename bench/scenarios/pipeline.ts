@@ -18,6 +18,7 @@ import {
 } from '../harness';
 import { SwitchyardStack } from '../support/switchyard-processes';
 import { deleteKeys } from '../support/redis-keys';
+import { RedisSentinelTopology } from '../../test/support/redis-sentinel-topology';
 
 export const AGENTS = join(__dirname, '..', '..', '..', 'bench', 'agents');
 export const CAPABILITY = 'bench-noop';
@@ -190,6 +191,7 @@ async function baselineRun(redisUrl: string, size: number, rate: number, latency
 /**
  * `npm run bench -- pipeline`: no-op tasks submitted through the REST API, dispatched over the
  * bus (RabbitMQ) to a worker process, completed — against raw BullMQ (add + no-op worker).
+ * `--replica [--ack N]` measures the same path against a Sentinel topology with WAIT.
  */
 export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport> {
   const size = opts.size ?? 5000;
@@ -197,8 +199,55 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
   const latencySeconds = Number(opts.flags.seconds ?? 5);
   const controlPlanes = Number(opts.flags['control-planes'] ?? 1);
   const profileDir = opts.flags.profile;
-  const stack = new SwitchyardStack(opts.redisUrl, opts.amqpUrl, {
+  // --replica: a private master + 1 replica + 3 Sentinels; the control planes go through the
+  // Sentinels and WAIT for --ack replicas (default 1) after every submission and outcome.
+  const replica = opts.flags.replica === 'true';
+  const ack = Number(opts.flags.ack ?? 1);
+  let topo: RedisSentinelTopology | undefined;
+  let redisUrl = opts.redisUrl;
+  let redisEnv: Record<string, string> = {};
+  if (replica) {
+    progress(
+      `starting a private Redis master + replica + 3 Sentinels (REDIS_MIN_REPLICAS_ACK=${ack})`,
+    );
+    topo = await RedisSentinelTopology.start();
+    const master = await topo.currentMaster();
+    redisUrl = `redis://${master.host}:${master.port}`;
+    redisEnv = { ...topo.env(), REDIS_MIN_REPLICAS_ACK: String(ack) };
+  }
+  try {
+    return await pipelineRun(opts, redisUrl, redisEnv, {
+      size,
+      rate,
+      latencySeconds,
+      controlPlanes,
+      profileDir,
+      redis: replica
+        ? `private master + 1 replica + 3 Sentinels, REDIS_MIN_REPLICAS_ACK=${ack}`
+        : 'one Redis (REDIS_URL), no replica',
+    });
+  } finally {
+    await topo?.stop();
+  }
+}
+
+async function pipelineRun(
+  opts: BenchOptions,
+  redisUrl: string,
+  redisEnv: Record<string, string>,
+  p: {
+    size: number;
+    rate: number;
+    latencySeconds: number;
+    controlPlanes: number;
+    profileDir?: string;
+    redis: string;
+  },
+): Promise<BenchReport> {
+  const { size, rate, latencySeconds, controlPlanes, profileDir } = p;
+  const stack = new SwitchyardStack(redisUrl, opts.amqpUrl, {
     ORCHESTRATOR_CONCURRENCY: '512',
+    ...redisEnv,
   });
   const ours: Record<string, number>[] = [];
   const base: Record<string, number>[] = [];
@@ -212,7 +261,7 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
     await oursRun(stack, 500, rate, 1);
     for (let r = 0; r < opts.reps; r++) {
       progress(`rep ${r + 1}/${opts.reps}: raw BullMQ`);
-      base.push(await baselineRun(opts.redisUrl, size, rate, latencySeconds));
+      base.push(await baselineRun(redisUrl, size, rate, latencySeconds));
       progress(`rep ${r + 1}/${opts.reps}: Switchyard (REST → queue → bus → worker → reply)`);
       ours.push(await oursRun(stack, size, rate, latencySeconds));
       progress(`  ours ${JSON.stringify(ours.at(-1))} raw ${JSON.stringify(base.at(-1))}`);
@@ -229,7 +278,7 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
     }
   } finally {
     await stack.stop();
-    await deleteKeys(opts.redisUrl, stack.prefix);
+    await deleteKeys(redisUrl, stack.prefix);
   }
   const results = medianOf(ours);
   const baseline = medianOf(base);
@@ -259,6 +308,7 @@ export async function pipelineScenario(opts: BenchOptions): Promise<BenchReport>
       processes: `${controlPlanes > 1 ? `1, then ${controlPlanes}` : '1'} control plane(s) + 1 worker (separate processes), bench client in another`,
       cp_cpu:
         'user+system CPU of the control-plane processes over the throughput phase (/proc), per task',
+      redis: p.redis,
       arrival_rate_per_s: rate,
       latency_samples: rate * latencySeconds,
       baseline:

@@ -13,12 +13,20 @@ export interface ConfigField<T extends z.ZodType = z.ZodType> {
 
 export type ConfigFields = Record<string, ConfigField>;
 
+/** A setting that is wrong only together with another one (e.g. "required when X is set"). */
+export interface ConfigProblem {
+  env: string;
+  message: string;
+}
+
 export interface ConfigSection<F extends ConfigFields = ConfigFields> {
   readonly name: string;
   readonly title: string;
   readonly fields: F;
   /** Rules across fields of the section (e.g. two settings that exclude each other). */
   readonly check?: (env: Record<string, string | undefined>) => { env: string; message: string }[];
+  /** Rules on the parsed values, run when every field parsed (method syntax: bivariant). */
+  checkValues?(value: { [K in keyof F]: z.output<F[K]['schema']> }): ConfigProblem[];
 }
 
 export type SectionValue<S extends ConfigSection> = {
@@ -39,8 +47,15 @@ export function defineSection<F extends ConfigFields>(
   title: string,
   fields: F,
   check?: ConfigSection['check'],
+  checkValues?: (value: { [K in keyof F]: z.output<F[K]['schema']> }) => ConfigProblem[],
 ): ConfigSection<F> {
-  return check ? { name, title, fields, check } : { name, title, fields };
+  return {
+    name,
+    title,
+    fields,
+    ...(check ? { check } : {}),
+    ...(checkValues ? { checkValues } : {}),
+  };
 }
 
 /** Integer from an env string, with bounds. */

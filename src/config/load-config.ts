@@ -24,6 +24,7 @@ function parseSection(
   problems: { env: string; message: string }[],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  const before = problems.length;
   for (const [key, f] of Object.entries(section.fields)) {
     const raw = env[f.env];
     const input = raw === undefined || raw === '' ? undefined : raw;
@@ -39,6 +40,10 @@ function parseSection(
     }
   }
   problems.push(...(section.check?.(env) ?? []));
+  // Checks on parsed values only make sense once every field of the section parsed.
+  if (section.checkValues && problems.length === before) {
+    problems.push(...section.checkValues(out));
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ReplyError } from 'ioredis';
+import { ReplicationTimeoutError } from '../redis/replica-ack';
 
 /** Most outcomes held while Redis is away (beyond it, new ones wait for room: back-pressure). */
 const MAX_HELD = 10_000;
@@ -10,7 +11,7 @@ const MAX_BACKOFF_MS = 1000;
  * a failover): held in memory, in order, and retried until Redis answers, so a task that already
  * ran does not sit RUNNING until its timeout and run again. Only connection-level errors are
  * held (a script's own refusal is an answer, not an outage; LOADING/READONLY after a restart or
- * failover are outages).
+ * failover are outages, and so is a WAIT that timed out under REDIS_MIN_REPLICAS_ACK).
  */
 export class OutcomeBacklog {
   private readonly logger = new Logger(OutcomeBacklog.name);
@@ -86,6 +87,8 @@ const OUTAGE_MESSAGES = [
 ];
 
 function isOutage(e: unknown): boolean {
+  // Applied on the master, not yet on enough replicas: write again until it is confirmed.
+  if (e instanceof ReplicationTimeoutError) return true;
   if (e instanceof ReplyError) return /LOADING|READONLY|MASTERDOWN/.test((e as Error).message);
   const err = e as { name?: string; code?: string; message?: string } | null;
   if (!err) return false;

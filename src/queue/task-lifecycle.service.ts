@@ -5,6 +5,7 @@ import { ConfigService } from '../config/config.service';
 import { EventsService } from '../events/events.service';
 import { MetricsService } from '../observability/metrics.service';
 import { taskLine } from '../observability/task-log';
+import { settleBoth } from '../redis/replica-ack';
 import { decideRetry, resolveRetryPolicy } from '../resilience/retry-policy';
 import {
   countsAgainstRetries,
@@ -85,10 +86,39 @@ export class TaskLifecycle {
     );
     if (!res.ok) {
       this.metrics.duplicateRepliesTotal.inc({ reason: 'complete' });
+      await this.confirmOutcome(taskId, attempt, true);
       return false;
     }
-    await this.effects.apply(res, { detached: opts.detached });
+    await this.applyConfirmed(res, taskId, attempt, opts);
     return true;
+  }
+
+  /**
+   * The effects of an outcome, and (REDIS_MIN_REPLICAS_ACK > 0) WAIT until replicas have it.
+   * A WAIT timeout throws ReplicationTimeoutError: the runner holds the outcome (outcome-backlog)
+   * and writes it again until it is confirmed - the script refuses the repeat as a duplicate and
+   * {@link confirmOutcome} then WAITs for what the master has.
+   */
+  private async applyConfirmed(
+    res: ScriptResult,
+    taskId: string,
+    attempt: number,
+    opts: ApplyOptions,
+  ): Promise<void> {
+    await settleBoth(
+      this.effects.apply(res, { detached: opts.detached }),
+      this.store.replicated ? this.confirmOutcome(taskId, attempt, false) : undefined,
+    );
+  }
+
+  /** WAIT for the outcome of `attempt`; `replay` when this call itself wrote nothing. */
+  private async confirmOutcome(taskId: string, attempt: number, replay: boolean): Promise<void> {
+    if (!this.store.replicated) return;
+    await this.store.confirmReplicated(
+      `The outcome of task '${taskId}' attempt ${attempt}`,
+      { taskId, attempt },
+      replay,
+    );
   }
 
   /**
@@ -112,6 +142,7 @@ export class TaskLifecycle {
     );
     if (status !== 'RUNNING' || current !== String(attempt)) {
       this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
+      await this.confirmOutcome(taskId, attempt, true);
       return { accepted: false, status: status ?? 'UNKNOWN' };
     }
     const now = Date.now();
@@ -155,7 +186,7 @@ export class TaskLifecycle {
         this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
         return { accepted: false, status: res.status ?? 'UNKNOWN' };
       }
-      await this.effects.apply(res, { detached: opts.detached });
+      await this.applyConfirmed(res, taskId, attempt, opts);
       if (res.status === 'FAILED') return { accepted: true, status: 'failed' }; // over budget
       this.logger.log(
         taskLine(`task ${taskId} attempt ${attempt} lost (${error.type}); re-dispatched at once`, {
@@ -212,7 +243,7 @@ export class TaskLifecycle {
       this.metrics.duplicateRepliesTotal.inc({ reason: 'fail' });
       return { accepted: false, status: res.status ?? 'UNKNOWN' };
     }
-    await this.effects.apply(res, { detached: opts.detached });
+    await this.applyConfirmed(res, taskId, attempt, opts);
     if (res.status === 'FAILED') return { accepted: true, status: 'failed' }; // over budget
     if (decision.retry) {
       this.metrics.retryAttemptsTotal.inc({
@@ -256,7 +287,7 @@ export class TaskLifecycle {
       now,
     );
     if (!res.ok) return false;
-    await this.effects.apply(res, { detached: opts.detached });
+    await this.applyConfirmed(res, taskId, attempt, opts);
     return true;
   }
 
@@ -272,7 +303,7 @@ export class TaskLifecycle {
   ): Promise<boolean> {
     const res = await this.store.park(taskId, attempt, reason);
     if (!res.ok) return false;
-    await this.effects.apply(res, { detached: opts.detached });
+    await this.applyConfirmed(res, taskId, attempt, opts);
     return true;
   }
 

@@ -173,6 +173,29 @@ export class TaskStore implements OnModuleInit {
     if (verdict === 'warn') this.logger.warn(message);
   }
 
+  // ------------------------------------------------------------------ replication
+
+  /** Whether acknowledged writes wait for replicas (REDIS_MIN_REPLICAS_ACK > 0). */
+  get replicated(): boolean {
+    return this.redis.replicaAck.enabled;
+  }
+
+  /**
+   * Returns once REDIS_MIN_REPLICAS_ACK replicas have every write this connection made (throws
+   * ReplicationTimeoutError, a 503, otherwise). `replay`: the caller wrote nothing itself (it
+   * found an earlier record or outcome), so a barrier write makes WAIT cover what the master has.
+   */
+  async confirmReplicated(
+    what: string,
+    details: Record<string, unknown> = {},
+    replay = false,
+  ): Promise<void> {
+    await this.redis.replicaAck.confirm(this.conn, what, {
+      details,
+      barrierKey: replay ? `${this.base}wait-barrier` : undefined,
+    });
+  }
+
   // ------------------------------------------------------------------ scripts
 
   async enqueue(input: unknown, now = Date.now()): Promise<ScriptResult> {

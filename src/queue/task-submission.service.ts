@@ -56,6 +56,20 @@ const digest = (value: unknown): string =>
     .update(JSON.stringify(value) ?? 'null')
     .digest('base64url');
 
+/** What a 503 after WAIT names: the task ids (or their count) and the workflow. */
+function submissionDetails(
+  input: { tasks: NewTask[]; workflow?: unknown },
+  existing: string | undefined,
+): Record<string, unknown> {
+  const wf = (input.workflow as { id?: string } | null | undefined)?.id;
+  if (existing) return wf ? { workflowId: existing } : { taskId: existing };
+  const ids = input.tasks.map((t) => t.id);
+  return {
+    ...(wf ? { workflowId: wf } : {}),
+    ...(ids.length <= 10 ? { taskIds: ids } : { tasks: ids.length, firstTaskId: ids[0] }),
+  };
+}
+
 /** Submission: single tasks, delegated children, bulk loads and workflows. */
 @Injectable()
 export class TaskSubmission {
@@ -214,6 +228,18 @@ export class TaskSubmission {
     const refused = refusal(res);
     if (refused) throw refused;
     await this.effects.apply(res);
+    // REDIS_MIN_REPLICAS_ACK: acknowledged only once replicas have the record *and* its BullMQ
+    // job (pushed on another connection, hence the barrier write: WAIT then covers everything
+    // the master had). On a WAIT timeout the master holds the complete submission; only its
+    // survival of a failover is unconfirmed, and the 503 says to retry with the idempotency key
+    // (the replay finds the record and WAITs again, see replica-ack.ts).
+    if (this.store.replicated) {
+      await this.store.confirmReplicated(
+        res.existing ? 'The earlier submission' : 'The submission',
+        submissionDetails(input, res.existing),
+        true,
+      );
+    }
     return res;
   }
 

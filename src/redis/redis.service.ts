@@ -2,11 +2,14 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import Redis, { type RedisOptions } from 'ioredis';
 import { ConfigService } from '../config/config.service';
 import { LuaScripts } from './lua-scripts.loader';
+import { describeTarget, replicasToAck, targetOptions } from './redis-connection-options';
+import { ReplicaAck } from './replica-ack';
 
 /**
  * The Redis adapter: every module reaches Redis through this class. It owns the shared command
  * connection, hands out dedicated connections (blocking commands, BullMQ, subscribers), prefixes
- * keys and loads Lua scripts from `*.lua` files.
+ * keys and loads Lua scripts from `*.lua` files. With REDIS_SENTINELS every connection it makes
+ * asks the Sentinels for the master and follows a failover (see redis-connection-options.ts).
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
@@ -14,9 +17,15 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly prefix: string;
   private readonly extra = new Set<Redis>();
+  /** WAIT after acknowledged writes (REDIS_MIN_REPLICAS_ACK; a no-op when 0). */
+  readonly replicaAck: ReplicaAck;
+  /** Sentinel mode: fencing tokens must survive a failover (see DistributedLockService). */
+  readonly sentinel: boolean;
 
   constructor(private readonly config: ConfigService) {
     this.prefix = config.redis.keyPrefix;
+    this.replicaAck = new ReplicaAck(replicasToAck(config.redis), config.redis.waitTimeoutMs);
+    this.sentinel = config.redis.sentinels.length > 0;
     // Lazy: constructing the module graph (e.g. to render OpenAPI) must not touch the network.
     this.client = this.createConnection({ name: 'switchyard', lazyConnect: true });
     this.client.on('error', (err: Error) => this.logger.warn(`redis: ${err.message}`));
@@ -46,12 +55,12 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   /** A new connection owned by this service (closed on shutdown). */
   createConnection(overrides: RedisOptions & { name?: string } = {}): Redis {
     const { name, ...rest } = overrides;
-    const conn = new Redis(
-      this.config.redis.url,
-      this.connectionOptions({ connectionName: name, ...rest }),
-    );
+    const target = targetOptions(this.config.redis);
+    const options = this.connectionOptions({ ...target.options, connectionName: name, ...rest });
+    const conn = target.url ? new Redis(target.url, options) : new Redis(options);
     // Errors surface on commands (and as 503s); an unhandled 'error' event must not crash the process.
     conn.on('error', () => undefined);
+    if (this.sentinel) closeFailoverDetectorOnEnd(conn);
     this.extra.add(conn);
     return conn;
   }
@@ -68,7 +77,9 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       const timer = setTimeout(() => {
         cleanup();
         reject(
-          new Error(`Redis at ${this.config.redis.url} did not answer within ${timeoutMs} ms`),
+          new Error(
+            `Redis (${describeTarget(this.config.redis)}) did not answer within ${timeoutMs} ms`,
+          ),
         );
       }, timeoutMs);
       const onReady = () => {
@@ -101,6 +112,30 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     );
     this.extra.clear();
   }
+}
+
+/** ioredis' private part that holds the Sentinel subscriptions of `failoverDetector`. */
+interface WithFailoverDetector {
+  connector?: { failoverDetector?: { cleanup(): void } | null };
+}
+
+/**
+ * ioredis closes the `failoverDetector`'s Sentinel subscriptions only on `disconnect()`, not when
+ * a connection ends by QUIT (as ours do at shutdown, and BullMQ's duplicates on close): they
+ * would stay open and keep the process alive. Closing them on `end` is safe: every (re)connect
+ * creates them anew. Duplicates (BullMQ's blocking clients) get the same treatment.
+ */
+function closeFailoverDetectorOnEnd(conn: Redis): void {
+  conn.on('end', () => {
+    const detector = (conn as unknown as WithFailoverDetector).connector?.failoverDetector;
+    detector?.cleanup();
+  });
+  const duplicate = conn.duplicate.bind(conn);
+  conn.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    closeFailoverDetectorOnEnd(copy);
+    return copy;
+  };
 }
 
 /**

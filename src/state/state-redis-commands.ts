@@ -12,6 +12,7 @@ export interface StateRedisCommands {
     token: string,
     ttlMs: number,
     maxHoldMs: number,
+    failoverSafe: '0' | '1',
   ): Promise<[number, string | number]>;
   stateLockRelease(lockKey: string, token: string): Promise<number>;
   stateLockExtend(

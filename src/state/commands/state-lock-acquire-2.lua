@@ -8,6 +8,10 @@
            contender see how long the lock has been held)
   ARGV[2]  ttl in milliseconds
   ARGV[3]  maximum hold in milliseconds: a lock held longer is force-released here
+  ARGV[4]  "1" = failover-safe fencing (Sentinel): the token is at least the server time in
+           ms * 1000, so a master promoted after a failover (whose counter may lack the last
+           increments of the old one) still issues tokens above every token issued before the
+           failover. See DistributedLockService for why that holds.
 
   Returns  { fence, forcedToken } on success: fence is the new fencing token (monotonic per
            lock); forcedToken is the token of a holder that was force-released ("" if none)
@@ -26,4 +30,12 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   forced = current
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-return { redis.call('INCR', KEYS[2]), forced }
+if ARGV[4] ~= '1' then
+  return { redis.call('INCR', KEYS[2]), forced }
+end
+local t = redis.call('TIME')
+local floor = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * 1000
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, floor)
+-- %.0f: Lua would print a 16-digit number as 1.7e+15.
+redis.call('SET', KEYS[2], string.format('%.0f', fence))
+return { fence, forced }

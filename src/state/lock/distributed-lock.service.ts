@@ -18,6 +18,21 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  *
  * A lock alone cannot stop a holder that was paused past its ttl from writing afterwards: the
  * store checks the fencing token of every write (see `state-write-4.lua`).
+ *
+ * Across a Sentinel failover (REDIS_SENTINELS) the token still only grows. Replication is
+ * asynchronous, so the promoted replica may lack the last lock and counter writes of the old
+ * master: it can grant the same lock again, and a plain INCR would hand out a token equal to or
+ * below one already in a writer's hands. Two things prevent that:
+ * 1. The token is max(counter + 1, server time in ms * 1000) (`state-lock-acquire-2.lua`). A
+ *    token from the old master is at most (its clock at the grant) * 1000 + the grants of that
+ *    lock within the same ms (under 1000: grants of one lock are serialised by the lock). The
+ *    new master exists only after Sentinel's down-after-milliseconds plus the election, so its
+ *    clock reads later by more than that - its first token is larger, provided the hosts'
+ *    clocks (NTP) differ by less than the failover takes (seconds).
+ * 2. With REDIS_MIN_REPLICAS_ACK > 0 a token is handed out only after WAIT confirmed the
+ *    counter reached that many replicas, so a promoted replica that had it continues from it
+ *    whatever the clocks say; a WAIT timeout releases the lock and answers 503.
+ * A stale holder's write then meets a larger issued token on the new master and is refused.
  */
 @Injectable()
 export class DistributedLockService implements OnApplicationShutdown {
@@ -111,6 +126,7 @@ export class DistributedLockService implements OnApplicationShutdown {
     const token = `${acquiredAt}.${randomBytes(8).toString('hex')}`;
     let reply: [number, string | number];
     let readReply: unknown;
+    const failoverSafe = this.redis.sentinel ? '1' : '0';
     if (read) {
       const pipeline = this.redis.client.pipeline();
       (pipeline as unknown as PipelineCommands).stateLockAcquire(
@@ -119,6 +135,7 @@ export class DistributedLockService implements OnApplicationShutdown {
         token,
         ttlMs,
         maxHoldMs,
+        failoverSafe,
       );
       read.queue(pipeline);
       const results = (await pipeline.exec()) ?? [];
@@ -132,10 +149,12 @@ export class DistributedLockService implements OnApplicationShutdown {
         token,
         ttlMs,
         maxHoldMs,
+        failoverSafe,
       );
     }
     const [fence, extra] = reply;
     if (Number(fence) === 0) return { pttl: Number(extra) };
+    await this.confirmFence(name, token, Number(fence));
     if (typeof extra === 'string' && extra !== '') {
       this.logger.error(
         { lock: name, forcedToken: extra, maxHoldMs },
@@ -145,6 +164,20 @@ export class DistributedLockService implements OnApplicationShutdown {
     const handle = new Handle(this, name, token, Number(fence), acquiredAt, ttlMs, maxHoldMs);
     if (options.watchdog ?? true) handle.startWatchdog();
     return { handle, value: read ? read.parse(readReply) : undefined };
+  }
+
+  /** REDIS_MIN_REPLICAS_ACK: the token is handed out only once replicas have its counter. */
+  private async confirmFence(name: string, token: string, fence: number): Promise<void> {
+    if (!this.redis.replicaAck.enabled) return;
+    try {
+      await this.redis.replicaAck.confirm(this.redis.client, `Lock '${name}' (fence ${fence})`, {
+        details: { lock: name, fence },
+      });
+    } catch (e) {
+      // Not handed out: nobody writes with this token. Free the lock for the next contender.
+      await this.releaseToken(name, token).catch(() => false);
+      throw e;
+    }
   }
 
   /** @internal used by handles */
