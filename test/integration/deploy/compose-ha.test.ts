@@ -119,6 +119,9 @@ describe('docker/docker-compose.ha.yml', () => {
     );
     expect(new Set(data).size).toBe(3);
     for (const role of ['control-plane', 'worker']) {
+      // AMQP_URL and AMQP_URLS exclude each other: the base's single URL is emptied.
+      expect(services[role].environment?.AMQP_URL).toBe('');
+      expect(services[role].environment?.AMQP_QUEUE_TYPE).toBe('quorum');
       const urls = (services[role].environment?.AMQP_URLS ?? '').split(',');
       expect(urls.map((u) => new URL(u).host).sort()).toEqual(nodes.map((n) => `${n}:5672`).sort());
     }

@@ -61,6 +61,7 @@ describe('Kubernetes manifests (deploy/k8s), without a cluster', () => {
     expect(out).toMatch(/REDIS_SENTINELS: (\S+:26379,){2}\S+:26379/);
     expect(out).toContain('REDIS_SENTINEL_NAME: switchyard');
     expect(out).toContain('REDIS_MIN_REPLICAS_ACK: "1"');
+    expect(out).toContain('AMQP_QUEUE_TYPE: quorum');
     expect(out).toMatch(/kind: RabbitmqCluster[\s\S]*replicas: 3/);
     // Workers may reach the operator's RabbitMQ pods (labelled component: rabbitmq).
     expect(out).toContain('app.kubernetes.io/component: rabbitmq');
