@@ -5,7 +5,8 @@
  *   - Redis master + 1 replica + 3 Sentinels (bench/ha/redis-sentinel.ts);
  *   - a three-node RabbitMQ cluster (bench/ha/rabbitmq-cluster.ts);
  *   - 2 control planes + 2 workers from the compiled CLI, configured with REDIS_SENTINELS and
- *     AMQP_URLS (REDIS_URL/AMQP_URL name the first master/node for builds without HA support).
+ *     AMQP_URLS + AMQP_QUEUE_TYPE=quorum (REDIS_URL names the first master, and AMQP_URL the
+ *     first node for builds that do not know AMQP_URLS: they run, and do not survive the faults).
  * A steady stream of tasks and small workflows runs throughout; two writers contend for one state
  * document under the lock + fencing token (bench/ha/fenced-writers.ts). Fault schedule:
  *   1. the replica is paused (SIGSTOP) for --replica-lag-ms, the Redis master is SIGKILLed, the
@@ -96,7 +97,14 @@ export interface HaSummary {
   rabbit_node_kill_recovery_ms: number | null;
   stale_fenced_writes: number | null;
   fenced_writers: FencedWritersResult | null;
-  topology: { redis: string; rabbit_nodes: number; control_planes: number; workers: number };
+  topology: {
+    redis: string;
+    rabbit_nodes: number;
+    /** How Switchyard was pointed at RabbitMQ: AMQP_URLS (every node) or AMQP_URL (node 1). */
+    amqp: 'AMQP_URLS' | 'AMQP_URL';
+    control_planes: number;
+    workers: number;
+  };
   failed_by_error: Record<string, number>;
   duration_s: number;
   goals: Record<string, boolean>;
@@ -167,13 +175,17 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     // ---------------------------------------------------------------- switchyard processes
     const id = randomBytes(4).toString('hex');
     const token = `ha-${randomBytes(12).toString('hex')}`;
+    // AMQP_URLS and AMQP_URL exclude each other; a build that does not know AMQP_URLS (not in
+    // its .env.example) gets AMQP_URL, never the default (the shared node on 5672).
+    const knowsAmqpUrls = readFileSync(join(root, '.env.example'), 'utf8').includes('AMQP_URLS=');
     const brokerEnv: Record<string, string> = {
-      // Builds without Sentinel/cluster support use these (and do not survive the faults).
+      // With REDIS_SENTINELS only its credentials are used; a build without Sentinel support
+      // connects here (and does not survive the failover).
       REDIS_URL: `redis://127.0.0.1:${firstMaster.port}`,
-      AMQP_URL: cluster.urls[0],
       REDIS_SENTINELS: sentinels.sentinelList,
       REDIS_SENTINEL_NAME: sentinels.name,
-      AMQP_URLS: cluster.urls.join(','),
+      ...(knowsAmqpUrls ? { AMQP_URLS: cluster.urls.join(',') } : { AMQP_URL: cluster.urls[0] }),
+      AMQP_QUEUE_TYPE: 'quorum',
       REDIS_KEY_PREFIX: `syha:${id}:`,
       BUS_NAMESPACE: `syha-${id}.`,
     };
@@ -480,6 +492,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       topology: {
         redis: 'master + 1 replica + 3 sentinels',
         rabbit_nodes: cluster.nodes.length,
+        amqp: knowsAmqpUrls ? 'AMQP_URLS' : 'AMQP_URL',
         control_planes: 2,
         workers: 2,
       },
