@@ -175,9 +175,10 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     // ---------------------------------------------------------------- switchyard processes
     const id = randomBytes(4).toString('hex');
     const token = `ha-${randomBytes(12).toString('hex')}`;
-    // AMQP_URLS and AMQP_URL exclude each other; a build that does not know AMQP_URLS (not in
-    // its .env.example) gets AMQP_URL, never the default (the shared node on 5672).
-    const knowsAmqpUrls = readFileSync(join(root, '.env.example'), 'utf8').includes('AMQP_URLS=');
+    // AMQP_URLS and AMQP_URL exclude each other; a build whose configuration does not know
+    // AMQP_URLS gets AMQP_URL, never the default (the shared node on 5672).
+    const busConfig = join(root, 'dist', 'src', 'config', 'sections', 'bus.config.js');
+    const knowsAmqpUrls = readFileSync(busConfig, 'utf8').includes("'AMQP_URLS'");
     const brokerEnv: Record<string, string> = {
       // With REDIS_SENTINELS only its credentials are used; a build without Sentinel support
       // connects here (and does not survive the failover).
