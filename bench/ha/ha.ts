@@ -466,6 +466,15 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     const wfStatuses = [...wfViews.values()];
     const stale = fenced.stale_fenced_writes;
     if (fenced.examples.length) log(`stale writes: ${fenced.examples.join(' | ')}`);
+    const goals: Record<string, boolean> = {
+      lost_0: lost === 0 && wfStatuses.every((s) => s !== null),
+      stuck_0: stuck === 0,
+      completed_twice_0: completedTwice === 0 && feed.dropped === 0,
+      stale_fenced_writes_0: stale === 0 && fenced.grants > 0,
+      redis_failover_recovery_le_15s: redisRecovery !== null && redisRecovery <= 15_000,
+      rabbit_node_kill_recovery_le_10s: rabbitRecovery !== null && rabbitRecovery <= 10_000,
+    };
+    if (Object.values(goals).includes(false)) dumpLogs(logsDir, log);
     return {
       scenario: 'ha',
       accepted: ids.length,
@@ -505,29 +514,24 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
         return acc;
       }, {}),
       duration_s: Math.round((Date.now() - started) / 1000),
-      goals: {
-        lost_0: lost === 0 && wfStatuses.every((s) => s !== null),
-        stuck_0: stuck === 0,
-        completed_twice_0: completedTwice === 0 && feed.dropped === 0,
-        stale_fenced_writes_0: stale === 0 && fenced.grants > 0,
-        redis_failover_recovery_le_15s: redisRecovery !== null && redisRecovery <= 15_000,
-        rabbit_node_kill_recovery_le_10s: rabbitRecovery !== null && rabbitRecovery <= 10_000,
-      },
+      goals,
     };
   } catch (e) {
     // Keep what the processes said: the run failed, and their logs say why.
-    const logs = join(dir, 'logs');
-    if (existsSync(logs)) {
-      for (const f of ['cp1.log', 'cp2.log', 'w1.log', 'w2.log']) {
-        const p = join(logs, f);
-        if (existsSync(p)) log(`--- ${f} (tail)\n${readFileSync(p, 'utf8').slice(-2000)}`);
-      }
-    }
+    dumpLogs(join(dir, 'logs'), log);
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await cleanup();
+  }
+}
+
+/** The tail of each Switchyard process's stderr (warnings and errors), for the run's log. */
+function dumpLogs(logs: string, log: (l: string) => void): void {
+  for (const f of ['cp1.log', 'cp2.log', 'w1.log', 'w2.log']) {
+    const p = join(logs, f);
+    if (existsSync(p)) log(`--- ${f} (last 3000 chars)\n${readFileSync(p, 'utf8').slice(-3000)}`);
   }
 }
 
@@ -570,35 +574,44 @@ async function resilientFeed(
   const counts = new Map<string, number>();
   const firstAt = new Map<string, number>();
   let closed = false;
-  const out = { counts, dropped: 0, reconnects: 0, close: () => undefined as void };
   let current: Awaited<ReturnType<typeof watchCompletions>> | undefined;
-  const connect = async (): Promise<void> => {
+  const out = {
+    counts,
+    dropped: 0,
+    reconnects: 0,
+    close: () => {
+      closed = true;
+      current?.close();
+    },
+  };
+  let connected: () => void = () => undefined;
+  const first = new Promise<void>((r) => (connected = r));
+  // One loop, one connection at a time: connect, wait for it to close, count, connect again.
+  void (async () => {
     while (!closed) {
+      let onClosed: () => void = () => undefined;
+      const gone = new Promise<void>((r) => (onClosed = r));
       try {
         current = await watchCompletions(url, token, {
           counts,
           firstAt,
-          onClose: () => {
-            if (current) out.dropped += current.dropped;
-            current = undefined;
-            if (closed) return;
-            out.reconnects++;
-            log('live feed closed; reconnecting');
-            void sleep(250).then(connect);
-          },
+          onClose: () => onClosed(),
         });
-        return;
       } catch {
         await sleep(500);
+        continue;
       }
+      connected();
+      await gone;
+      out.dropped += current.dropped;
+      current = undefined;
+      if (closed) return;
+      out.reconnects++;
+      log('live feed closed; reconnecting');
+      await sleep(250);
     }
-  };
-  await connect();
-  out.close = () => {
-    closed = true;
-    if (current) out.dropped += current.dropped;
-    current?.close();
-  };
+  })();
+  await first;
   return out;
 }
 
