@@ -11,8 +11,9 @@
  * document under the lock + fencing token (bench/ha/fenced-writers.ts). Fault schedule:
  *   1. the replica is paused (SIGSTOP) for --replica-lag-ms, the Redis master is SIGKILLed, the
  *      replica resumed: it has missed the master's last writes, as an asynchronous replica does,
- *      and the Sentinels promote it. The old master is restarted --redis-restart-ms later (what a
- *      supervisor does) and the Sentinels make it a replica of the new one;
+ *      and the Sentinels promote it. The old master (AOF) is restarted --redis-restart-ms after
+ *      the kill, once the promotion happened (what a supervisor does), and the Sentinels make it a
+ *      replica of the new one;
  *   2. --rabbit-after seconds later, RabbitMQ node 1 (the first in AMQP_URLS, where the queues were
  *      declared) is SIGKILLed and stays dead.
  * Recovery after each fault = fault → the first probe task submitted after it has COMPLETED (so
@@ -56,7 +57,7 @@ export interface HaOptions {
   settleSeconds: number;
   /** The replica is paused this long before the master dies (0: no induced replication lag). */
   replicaLagMs: number;
-  /** The killed master is started again after this long (as a supervisor would). */
+  /** The killed master is started again this long after the kill, once a replica was promoted. */
   redisRestartMs: number;
   log?: (line: string) => void;
 }
@@ -390,10 +391,6 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     const redisKillAt = Date.now();
     await master.kill('SIGKILL');
     if (opts.replicaLagMs > 0) process.kill(replica.pid, 'SIGCONT');
-    const restart = sleep(opts.redisRestartMs).then(() => {
-      log(`restarting the old master :${master.port} (the Sentinels turn it into a replica)`);
-      master.launch();
-    });
     const promotion = sentinels
       .waitForNewMaster(master.port, 60_000)
       .then((port) => {
@@ -401,6 +398,12 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
         return Date.now() - redisKillAt;
       })
       .catch((e: Error) => (log(e.message), null));
+    // The supervisor brings the dead node back (AOF: with its data); the Sentinels make it a
+    // replica of the new master.
+    const restart = Promise.all([promotion, sleep(opts.redisRestartMs)]).then(() => {
+      log(`restarting the old master :${master.port} (the Sentinels turn it into a replica)`);
+      master.launch();
+    });
     await recovery(redisKillAt, 'Redis failover');
     const redisPromotion = await promotion;
     await restart;

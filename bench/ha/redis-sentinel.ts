@@ -69,9 +69,9 @@ export async function startSentinelTopology(
   };
   try {
     const masterPort = await freePort();
-    // No persistence: a failover, not a restart, is what this topology is for. An old master
-    // that comes back starts empty and is turned into a replica by the Sentinels.
-    const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    // AOF as in production (DEPLOYMENT.md): a node restarted by its supervisor comes back with
+    // its data, never as an empty master the Sentinels might still name.
+    const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes'];
     nodes.push(server('redis-0', masterPort, ['--port', String(masterPort), ...common]));
     for (let i = 1; i <= (options.replicas ?? 1); i++) {
       const port = await freePort();
