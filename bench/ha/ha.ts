@@ -211,10 +211,11 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       const child = spawn(process.execPath, [bin, ...args], {
         cwd: dir,
         env: e,
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      // Their stderr (warnings and errors) is kept for the failure report.
-      child.stderr?.on('data', (d: Buffer) => appendLog(join(logsDir, `${name}.log`), d));
+      // Their output (LOG_LEVEL=warn: warnings and errors) is kept for the failure report.
+      for (const stream of [child.stdout, child.stderr])
+        stream?.on('data', (d: Buffer) => appendLog(join(logsDir, `${name}.log`), d));
       return child;
     };
     const cpUrls: string[] = [];
