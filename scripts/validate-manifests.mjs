@@ -10,17 +10,26 @@
 //    untagged image; control plane >= 2 replicas with a PDB, a CPU HPA and anti-affinity; workers
 //    probed on their own port, with their own Secret and never the admin token; the worker
 //    NetworkPolicy only lets workers reach Redis, RabbitMQ, the control plane and DNS.
+//  - custom resources of the brokers' operators the `ha` overlay uses (RabbitmqCluster of the
+//    RabbitMQ Cluster Operator), which kubernetes-models has no schema for: their fields as the
+//    operator's CRD defines them (unknown fields refused), an odd number >= 3 of nodes, a pinned
+//    image, requests and limits;
 // Prints one line per problem and a closing summary; `--json` prints {objects, problems, skipped}.
 // Exit 1 when any problem is found.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const K8S = process.env.K8S_DIR ?? join(ROOT, 'deploy', 'k8s');
-const OVERLAYS = ['dev', 'prod'];
+const OVERLAYS = existsSync(join(K8S, 'overlays'))
+  ? readdirSync(join(K8S, 'overlays'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort()
+  : [];
 // Redis, Sentinel, RabbitMQ, the control plane, DNS, OTLP/HTTP to the collector.
 const WORKER_EGRESS_PORTS = new Set([6379, 26379, 5672, 3000, 53, 4318]);
 
@@ -56,8 +65,61 @@ async function modelFor(apiVersion, kind) {
   return undefined;
 }
 
+// spec fields of rabbitmq.com/v1beta1 RabbitmqCluster (the operator's CRD, v2.x).
+const RABBITMQ_CLUSTER_SPEC = new Set([
+  'replicas',
+  'image',
+  'imagePullSecrets',
+  'service',
+  'persistence',
+  'resources',
+  'affinity',
+  'tolerations',
+  'rabbitmq',
+  'tls',
+  'override',
+  'skipPostDeploySteps',
+  'terminationGracePeriodSeconds',
+  'secretBackend',
+  'delayStartSeconds',
+  'autoEnableAllFeatureFlags',
+]);
+const RABBITMQ_CONFIG = new Set([
+  'additionalPlugins',
+  'additionalConfig',
+  'advancedConfig',
+  'envConfig',
+  'erlangInetConfig',
+]);
+
+/** Custom resources kubernetes-models has no schema for; true when `object` is one of them. */
+function checkCustomResource(object, id) {
+  if (object.apiVersion !== 'rabbitmq.com/v1beta1' || object.kind !== 'RabbitmqCluster')
+    return false;
+  const spec = object.spec ?? {};
+  if (!object.metadata?.name) problems.push(`${id}: no metadata.name`);
+  for (const k of Object.keys(spec))
+    if (!RABBITMQ_CLUSTER_SPEC.has(k)) problems.push(`${id}: schema: unknown field spec.${k}`);
+  for (const k of Object.keys(spec.rabbitmq ?? {}))
+    if (!RABBITMQ_CONFIG.has(k)) problems.push(`${id}: schema: unknown field spec.rabbitmq.${k}`);
+  if (!Number.isInteger(spec.replicas) || spec.replicas < 3 || spec.replicas % 2 === 0)
+    problems.push(
+      `${id}: spec.replicas must be an odd integer >= 3 (quorum queues need a majority)`,
+    );
+  const tag = (spec.image ?? '').split('/').pop().split(':')[1];
+  if (!spec.image || !tag || tag === 'latest')
+    problems.push(`${id}: image '${spec.image ?? ''}' has no pinned tag`);
+  for (const kind of ['requests', 'limits'])
+    for (const r of ['cpu', 'memory'])
+      if (!spec.resources?.[kind]?.[r]) problems.push(`${id}: no resources.${kind}.${r}`);
+  if (spec.persistence?.storage !== undefined && typeof spec.persistence.storage !== 'string')
+    problems.push(`${id}: schema: spec.persistence.storage must be a quantity string`);
+  return true;
+}
+
 async function checkSchema({ object, source }) {
   const id = `${source}: ${object.kind}/${object.metadata?.name}`;
+  if (checkCustomResource(object, id)) return;
   const Model = await modelFor(object.apiVersion ?? '', object.kind ?? '');
   if (!Model) {
     problems.push(`${id}: no schema for ${object.apiVersion} ${object.kind}`);

