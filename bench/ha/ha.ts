@@ -2,16 +2,16 @@
  * `npm run test:ha`: Switchyard on highly available brokers, through a Redis failover and the loss
  * of a RabbitMQ node. Everything runs on this machine on free ports and is removed at the end (and
  * on Ctrl-C / SIGTERM / failure):
- *   - Redis master + 1 replica + 3 Sentinels (bench/ha/redis-sentinel.ts);
+ *   - Redis master + 2 replicas (--replicas) + 3 Sentinels (bench/ha/redis-sentinel.ts);
  *   - a three-node RabbitMQ cluster (bench/ha/rabbitmq-cluster.ts);
  *   - 2 control planes + 2 workers from the compiled CLI, configured with REDIS_SENTINELS and
  *     AMQP_URLS + AMQP_QUEUE_TYPE=quorum (REDIS_URL names the first master, and AMQP_URL the
  *     first node for builds that do not know AMQP_URLS: they run, and do not survive the faults).
  * A steady stream of tasks and small workflows runs throughout; two writers contend for one state
  * document under the lock + fencing token (bench/ha/fenced-writers.ts). Fault schedule:
- *   1. the replica is paused (SIGSTOP) for --replica-lag-ms, the Redis master is SIGKILLed, the
- *      replica resumed: it has missed the master's last writes, as an asynchronous replica does,
- *      and the Sentinels promote it. The old master (AOF) is restarted --redis-restart-ms after
+ *   1. the replicas are paused (SIGSTOP) for --replica-lag-ms, the Redis master is SIGKILLed, the
+ *      replicas resumed: they have missed the master's last writes, as asynchronous replicas do,
+ *      and the Sentinels promote one. The old master (AOF) is restarted --redis-restart-ms after
  *      the kill, once the promotion happened (what a supervisor does), and the Sentinels make it a
  *      replica of the new one;
  *   2. --rabbit-after seconds later, RabbitMQ node 1 (the first in AMQP_URLS, where the queues were
@@ -23,7 +23,7 @@
  * 2 when the run itself could not be carried out.
  *
  *   npm run test:ha -- [--rate 8] [--warmup 15] [--rabbit-after 25] [--tail 15] [--settle 120]
- *                      [--replica-lag-ms 500] [--redis-restart-ms 2000]
+ *                      [--replica-lag-ms 500] [--redis-restart-ms 2000] [--replicas 2]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -59,6 +59,11 @@ export interface HaOptions {
   replicaLagMs: number;
   /** The killed master is started again this long after the kill, once a replica was promoted. */
   redisRestartMs: number;
+  /**
+   * Redis replicas (default 2, the recommended topology: with REDIS_MIN_REPLICAS_ACK=1 and one
+   * replica, acknowledgements stop after a failover until the old master is back as a replica).
+   */
+  replicas: number;
   log?: (line: string) => void;
 }
 
@@ -70,6 +75,7 @@ export const HA_DEFAULTS: HaOptions = {
   settleSeconds: 120,
   replicaLagMs: 500,
   redisRestartMs: 2000,
+  replicas: 2,
 };
 
 export interface HaSummary {
@@ -146,7 +152,10 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
   process.once('SIGTERM', onSignal);
   try {
     // ---------------------------------------------------------------- brokers
-    const [r, q] = await Promise.allSettled([startSentinelTopology(), startRabbitCluster()]);
+    const [r, q] = await Promise.allSettled([
+      startSentinelTopology({ replicas: opts.replicas }),
+      startRabbitCluster(),
+    ]);
     if (r.status === 'fulfilled') redis = r.value;
     if (q.status === 'fulfilled') rabbit = q.value;
     if (r.status === 'rejected') throw r.reason;
@@ -155,7 +164,10 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     const cluster = rabbit!;
     const firstMaster = await sentinels.master();
     log(
-      `Redis master :${firstMaster.port}, replica :${sentinels.nodes[1].port}, Sentinels ${sentinels.sentinelList}; ` +
+      `Redis master :${firstMaster.port}, replicas ${sentinels.nodes
+        .filter((n) => n !== firstMaster)
+        .map((n) => `:${n.port}`)
+        .join(' ')}, Sentinels ${sentinels.sentinelList}; ` +
         `RabbitMQ ${cluster.nodes.map((n) => `${n.nodeName}:${n.port}`).join(', ')}`,
     );
 
@@ -382,16 +394,18 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     // ---------------------------------------------------------------- fault 1: Redis master
     await sleep(opts.warmupSeconds * 1000);
     const master = await sentinels.master();
-    const replica = sentinels.nodes.find((n) => n !== master)!;
+    // Every replica lags: writes of the last moments reach none of them, so only WAIT stands
+    // between an acknowledged write and its loss in the failover.
+    const replicas = sentinels.nodes.filter((n) => n !== master);
     if (opts.replicaLagMs > 0) {
-      log(`pausing the replica :${replica.port} for ${opts.replicaLagMs} ms (replication lag)`);
-      process.kill(replica.pid, 'SIGSTOP');
+      log(`pausing the replicas for ${opts.replicaLagMs} ms (replication lag)`);
+      for (const r of replicas) process.kill(r.pid, 'SIGSTOP');
       await sleep(opts.replicaLagMs);
     }
     log(`SIGKILL Redis master :${master.port}`);
     const redisKillAt = Date.now();
     await master.kill('SIGKILL');
-    if (opts.replicaLagMs > 0) process.kill(replica.pid, 'SIGCONT');
+    if (opts.replicaLagMs > 0) for (const r of replicas) process.kill(r.pid, 'SIGCONT');
     const promotion = sentinels
       .waitForNewMaster(master.port, 60_000)
       .then((port) => {
@@ -504,7 +518,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       stale_fenced_writes: stale,
       fenced_writers: fenced,
       topology: {
-        redis: 'master + 1 replica + 3 sentinels',
+        redis: `master + ${opts.replicas} replica(s) + 3 sentinels`,
         rabbit_nodes: cluster.nodes.length,
         amqp: knowsAmqpUrls ? 'AMQP_URLS' : 'AMQP_URL',
         control_planes: 2,
@@ -629,6 +643,7 @@ function parseArgs(argv: string[]): HaOptions {
     '--settle': 'settleSeconds',
     '--replica-lag-ms': 'replicaLagMs',
     '--redis-restart-ms': 'redisRestartMs',
+    '--replicas': 'replicas',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const field = flags[argv[i]];
@@ -638,6 +653,8 @@ function parseArgs(argv: string[]): HaOptions {
     (o as unknown as Record<string, number>)[field] = n;
   }
   if (o.rate <= 0) throw new Error('--rate must be > 0');
+  if (!Number.isInteger(o.replicas) || o.replicas < 1)
+    throw new Error('--replicas must be an integer >= 1');
   return o;
 }
 
