@@ -92,7 +92,9 @@ describe('ClaudeExecutor with CLAUDE_RUNNER=sdk (@anthropic-ai/claude-agent-sdk 
     const pidFile = join(dir, 'pids');
     const { result } = await runSdk({
       mode: 'stall',
-      stallMs: 1000,
+      // Long enough for the SDK and the fake to start and emit their init event on a busy
+      // machine (at 1 s the watchdog sometimes fired first: a stall with no session id yet).
+      stallMs: 3000,
       env: { FAKE_CLAUDE_PIDFILE: pidFile },
     });
     expect(result).toMatchObject({
