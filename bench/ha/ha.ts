@@ -456,6 +456,22 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       log(`${left} task(s) not finished yet`);
       await sleep(3000);
     }
+    if (
+      ids.some((t) => {
+        const v = views.get(t);
+        return v && !terminal(v.status);
+      })
+    )
+      await dumpStuck(
+        cluster,
+        cpUrls,
+        token,
+        ids.filter((t) => {
+          const v = views.get(t);
+          return v && !terminal(v.status);
+        }),
+        log,
+      );
     const wfViews = new Map<string, string | null>();
     await pool([...workflows], 8, async (w) => {
       wfViews.set(
@@ -492,6 +508,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       redis_failover_recovery_le_15s: redisRecovery !== null && redisRecovery <= 15_000,
       rabbit_node_kill_recovery_le_10s: rabbitRecovery !== null && rabbitRecovery <= 10_000,
     };
+    logNacks(logsDir, log);
     if (Object.values(goals).includes(false)) dumpLogs(logsDir, log);
     return {
       scenario: 'ha',
@@ -543,6 +560,60 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     process.off('SIGTERM', onSignal);
     await cleanup();
   }
+}
+
+/**
+ * Up to 10 stuck tasks' full records (status, attempt, agent, age) and the queue overview, on
+ * stderr: what a stuck task waits for is the first question when stuck_0 fails.
+ */
+async function dumpStuck(
+  cluster: RabbitCluster,
+  urls: string[],
+  token: string,
+  stuck: string[],
+  log: (l: string) => void,
+): Promise<void> {
+  const get = async (path: string): Promise<unknown> => {
+    try {
+      const r = await fetch(`${urls[0]}${path}`, {
+        headers: { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      return r.ok ? await r.json() : `HTTP ${r.status}: ${await r.text()}`;
+    } catch (e) {
+      return `unreachable: ${(e as Error).message}`;
+    }
+  };
+  log(`${stuck.length} stuck task(s); the first ${Math.min(10, stuck.length)}:`);
+  for (const t of stuck.slice(0, 10)) {
+    const v = (await get(`/v1/tasks/${t}`)) as Record<string, unknown> | string;
+    const age =
+      typeof v === 'object' && typeof v.createdAt === 'string'
+        ? `${((Date.now() - Date.parse(v.createdAt)) / 1000).toFixed(0)} s old`
+        : '';
+    log(`stuck ${t} ${age}: ${JSON.stringify(v)}`);
+  }
+  log(`queue: ${JSON.stringify(await get('/v1/queue'))}`);
+  // Where the replies and tasks of a stuck attempt sit: each queue's type, leader, members.
+  const rows = await cluster
+    .runningNodes()
+    .then((running) => cluster.nodes.find((n) => running.includes(n.nodeName)))
+    .then((n) =>
+      n?.ctl('list_queues', 'name', 'type', 'leader', 'members', 'online', 'messages', 'consumers'),
+    )
+    .catch((e: Error) => `list_queues failed: ${e.message}`);
+  log(`RabbitMQ queues:\n${rows}`);
+}
+
+/** How often the broker nacked a publish, and publisher channels were renewed for it, per process. */
+function logNacks(logs: string, log: (l: string) => void): void {
+  const per = ['cp1', 'cp2', 'w1', 'w2'].map((name) => {
+    const p = join(logs, `${name}.log`);
+    const text = existsSync(p) ? readFileSync(p, 'utf8') : '';
+    const count = (re: RegExp) => text.match(re)?.length ?? 0;
+    return `${name} ${count(/message nacked/g)}/${count(/reopening the publisher channel/g)}`;
+  });
+  log(`nacked publishes / publisher channels renewed: ${per.join(', ')}`);
 }
 
 /** The tail of each Switchyard process's stderr (warnings and errors), for the run's log. */

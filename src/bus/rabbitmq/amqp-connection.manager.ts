@@ -46,6 +46,7 @@ export class AmqpConnectionManager {
   private nodeIndex = 0;
   private liveNode?: string;
   private corked = false;
+  private publisherRenewedAt = 0;
   private writesThisTurn = 0;
 
   constructor(
@@ -81,6 +82,23 @@ export class AmqpConnectionManager {
   /** The publisher channel when connected (the no-await fast path of a publish). */
   get readyPublisher(): ConfirmChannel | undefined {
     return this.pubCh && this.currentState === 'connected' ? this.pubCh : undefined;
+  }
+
+  /**
+   * Retires publisher channel `ch` (a fresh one is opened on the same connection, see
+   * openPublisher): after a RabbitMQ node loss a channel can keep nacking every publish to a
+   * quorum queue whose leader moved, while a new channel publishes to it fine. At most once per
+   * `minIntervalMs`, and only if `ch` is still the current publisher.
+   */
+  renewPublisher(ch: ConfirmChannel, minIntervalMs = 1000): boolean {
+    if (this.pubCh !== ch || this.closed) return false;
+    const now = Date.now();
+    if (now - this.publisherRenewedAt < minIntervalMs) return false;
+    this.publisherRenewedAt = now;
+    this.logger.warn('RabbitMQ nacked a publish: reopening the publisher channel');
+    // The close handler opens the next channel; unconfirmed publishes on this one are retried.
+    void ch.close().catch(() => undefined);
+    return true;
   }
 
   /** Starts the (re)connect loop unless it runs already. */

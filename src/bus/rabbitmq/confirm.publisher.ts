@@ -144,7 +144,16 @@ export class ConfirmPublisher {
           await this.declarer.ensureAgentQueue(agentQueueFor, deadline);
         }
         // No wait for 'drain': what amqplib buffers is bounded by BUS_MAX_PENDING_PUBLISHES.
-        await this.publishOnce(ch, exchange, routingKey, body, options, deadline);
+        try {
+          await this.publishOnce(ch, exchange, routingKey, body, options, deadline);
+        } catch (e) {
+          // A nacked task or reply (routed to one quorum queue: no overflow policy here) is the
+          // channel's stale view of a queue whose leader died with its node; the same channel
+          // nacks it again until the task times out. Retry on a new channel. Not for broadcasts:
+          // a fanout may also reach a dead node's queue, which no channel can fix.
+          if (options.mandatory && isNack(e)) this.connection.renewPublisher(ch);
+          throw e;
+        }
         return;
       } catch (e) {
         lastError = e as Error;
@@ -224,4 +233,9 @@ export class ConfirmPublisher {
     }, DEADLINE_SWEEP_MS);
     this.sweeper.unref();
   }
+}
+
+/** amqplib's error for a basic.nack from the broker. */
+function isNack(e: unknown): boolean {
+  return e instanceof Error && e.message === 'message nacked';
 }
