@@ -46,6 +46,26 @@ export default tseslint.config(
     },
   },
   {
+    // The container image builds src/, bench/, scripts/ and examples/ without test/ (Dockerfile):
+    // shipped code that imports from test/ compiles here and breaks the image build.
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'examples/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+test/',
+              message:
+                'Shipped code must not import from test/ (the image has no test/); move the helper to bench/support.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

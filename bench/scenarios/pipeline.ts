@@ -18,7 +18,7 @@ import {
 } from '../harness';
 import { SwitchyardStack } from '../support/switchyard-processes';
 import { deleteKeys } from '../support/redis-keys';
-import { RedisSentinelTopology } from '../../test/support/redis-sentinel-topology';
+import { RedisSentinelTopology } from '../support/redis-sentinel-topology';
 
 export const AGENTS = join(__dirname, '..', '..', '..', 'bench', 'agents');
 export const CAPABILITY = 'bench-noop';

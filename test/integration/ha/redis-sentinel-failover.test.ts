@@ -7,12 +7,12 @@ import { RedisService } from '../../../src/redis/redis.service';
 import { DistributedLockService } from '../../../src/state/lock/distributed-lock.service';
 import { StateRepository, type WriteOutcome } from '../../../src/state/state.repository';
 import { type QueueHarness, eventually, startQueue } from '../queue/queue-harness';
-import { RedisSentinelTopology } from '../../support/redis-sentinel-topology';
+import { RedisSentinelTopology } from '../../../bench/support/redis-sentinel-topology';
 import { auth, startTestApp, type TestApp, uniquePrefix } from '../../support/test-app';
 
 /**
  * Redis with Sentinel on real processes: a master, one replica and three Sentinels of our own
- * (test/support/redis-sentinel-topology.ts). The master is SIGKILLed; Switchyard's connections
+ * (bench/support/redis-sentinel-topology.ts). The master is SIGKILLed; Switchyard's connections
  * (records and scripts, BullMQ, subscribers, locks) must follow the promoted replica without a
  * restart, WAIT must turn a missing replica into a 503, and fencing tokens must only grow.
  */
