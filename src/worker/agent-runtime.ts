@@ -16,6 +16,7 @@ import type {
   Executor,
   WorkerLogger,
 } from './executors/executor.types';
+import { FinishedAttempts } from './finished-attempts';
 import { workerMetrics } from './worker-metrics';
 
 /** The task a delegation is made from (given to the wiring's delegate function). */
@@ -121,15 +122,6 @@ interface Held {
   promise: Promise<ExecutionResult>;
 }
 
-interface Finished {
-  info: ExecutionInfo;
-  /** The delivery it answered: only a redelivery of that same message is answered from here. */
-  deliveryId?: string;
-  result: ExecutionResult;
-  /** `Date.now()` when it finished. */
-  at: number;
-}
-
 interface AgentSlot {
   agent: AgentDefinition;
   executor: Executor;
@@ -153,10 +145,7 @@ const silentLogger: WorkerLogger = {
 export class AgentRuntime {
   private readonly slots = new Map<string, AgentSlot>();
   private readonly held = new Map<string, Held>();
-  /** Recently finished attempts, oldest first (a Map keeps insertion order): a bounded LRU. */
-  private readonly finished = new Map<string, Finished>();
-  private readonly finishedMax: number;
-  private readonly finishedTtlMs: number;
+  private readonly finished: FinishedAttempts;
   private readonly logger: WorkerLogger;
   private drainingSince?: number;
 
@@ -165,11 +154,10 @@ export class AgentRuntime {
     private readonly options: AgentRuntimeOptions,
   ) {
     this.logger = options.logger ?? silentLogger;
-    this.finishedMax = Math.max(
-      0,
+    this.finished = new FinishedAttempts(
       options.finishedMemory?.maxEntries ?? FINISHED_MEMORY_DEFAULTS.maxEntries,
+      options.finishedMemory?.ttlMs ?? FINISHED_MEMORY_DEFAULTS.ttlMs,
     );
-    this.finishedTtlMs = options.finishedMemory?.ttlMs ?? FINISHED_MEMORY_DEFAULTS.ttlMs;
     const make = options.createExecutor ?? defaultCreateExecutor;
     for (const agent of agents) {
       if (this.slots.has(agent.name)) throw new Error(`agent ${agent.name} is defined twice`);
@@ -214,7 +202,7 @@ export class AgentRuntime {
 
   /** The stored result of a finished `taskId:attempt`, if still remembered. */
   finishedResult(taskId: string, attempt: number): ExecutionResult | undefined {
-    return this.recall(key(taskId, attempt))?.result;
+    return this.finished.recall(key(taskId, attempt))?.result;
   }
 
   /** How many finished attempts are remembered now. */
@@ -247,7 +235,7 @@ export class AgentRuntime {
       workerMetrics.joins.inc({ agent: agentName });
       return existing.promise;
     }
-    const done = this.recall(k);
+    const done = this.finished.recall(k);
     if (done && request.deliveryId !== undefined && done.deliveryId === request.deliveryId) {
       this.logger.log('redelivery of a finished attempt answered from its stored result', {
         agent: agentName,
@@ -288,7 +276,7 @@ export class AgentRuntime {
     // Remembered and released in one step: a redelivery always finds the attempt in one of the two.
     held.promise = this.execute(slot, request, held).then(
       (result) => {
-        this.remember(k, held.info, result, request.deliveryId);
+        this.finished.remember(k, held.info, result, request.deliveryId);
         this.held.delete(k);
         return result;
       },
@@ -415,37 +403,6 @@ export class AgentRuntime {
     workerMetrics.finished(agent.name, slot.executor.kind, slot.running, result, seconds);
     this.options.listener?.finished?.({ ...held.info }, result);
     return result;
-  }
-
-  /**
-   * Stores a finished attempt's result. A `drained` one is not stored: the attempt was handed
-   * back without an answer and must run when it comes back.
-   */
-  private remember(
-    k: string,
-    info: ExecutionInfo,
-    result: ExecutionResult,
-    deliveryId: string | undefined,
-  ): void {
-    if (this.finishedMax === 0 || this.finishedTtlMs <= 0) return;
-    if (!result.ok && result.error.type === 'drained') return;
-    const now = Date.now();
-    this.finished.delete(k);
-    this.finished.set(k, { info: { ...info }, result, at: now, deliveryId });
-    for (const [oldest, f] of this.finished) {
-      if (this.finished.size <= this.finishedMax && now - f.at < this.finishedTtlMs) break;
-      this.finished.delete(oldest);
-    }
-  }
-
-  private recall(k: string): Finished | undefined {
-    const f = this.finished.get(k);
-    if (!f) return undefined;
-    if (Date.now() - f.at >= this.finishedTtlMs) {
-      this.finished.delete(k);
-      return undefined;
-    }
-    return f;
   }
 
   /**

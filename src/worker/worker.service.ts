@@ -20,11 +20,9 @@ import { fieldLogger, taskLine } from '../observability/task-log';
 import { withSpan } from '../observability/tracing';
 import { workerControlId } from '../contracts/worker-control-id.util';
 import { taskMessagePayloadSchema, type TaskResultPayload } from '../contracts/task-message.schema';
-import { TaskStatus } from '../queue/task.types';
-import { SwitchyardMcpClient, SwitchyardToolError } from '../mcp/client/switchyard-mcp.client';
 import { ParkedTasksStore } from '../mcp/parked-tasks.store';
-import { AgentRuntime, type DelegationParent } from './agent-runtime';
-import { ExecutionFailure } from './executors/execution-error';
+import { AgentRuntime } from './agent-runtime';
+import { delegateThroughControlPlane } from './control-plane-delegation';
 import { executorOptionsFromConfig } from './executors/executor-options.from-config';
 import { TASK_PROGRESS_DESTINATION } from '../bus/task-progress.schema';
 import { AgentAvailability } from './agent-availability';
@@ -36,14 +34,6 @@ import { RedisService } from '../redis/redis.service';
 
 /** How long a worker keeps retrying a task's reply while the broker is unreachable. */
 const REPLY_RETRY_MS = 60_000;
-
-/** What `wait_task` returns (the fields the worker reads). */
-interface DelegatedTask {
-  status: TaskStatus;
-  output?: unknown;
-  error?: { message?: string };
-  reason?: string;
-}
 
 /**
  * The agent worker process (`switchyard worker --agents DIR`): loads the agent files, registers
@@ -139,7 +129,17 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       logger: fieldLogger(this.logger),
       switchyardUrl: () => this.switchyardUrl,
       delegate: (parent, capability, payload, options) =>
-        this.delegate(parent, capability, payload, options),
+        delegateThroughControlPlane(
+          {
+            url: this.switchyardUrl,
+            clientName: `switchyard-worker:${this.workerId}`,
+            defaultTimeoutMs: this.config.worker.defaultTimeoutMs,
+          },
+          parent,
+          capability,
+          payload,
+          options,
+        ),
       listener: {
         finished: (info, result) => {
           this.metrics.tasksTotal.inc({
@@ -417,97 +417,6 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         }
       }),
     );
-  }
-
-  /**
-   * `ctx.delegate` of builtin agents: the same path as every other agent: the MCP `delegate`
-   * tool of the control plane with this task's credential (so the child is a child of this
-   * task, in its tree, under its limits and budget), then `wait_task` long polls; cancelling
-   * the parent cancels the child.
-   */
-  private async delegate(
-    parent: DelegationParent,
-    capability: string,
-    payload: unknown,
-    options: { priority?: number; timeoutMs?: number; signal: AbortSignal },
-  ): Promise<unknown> {
-    if (!parent.credential) {
-      throw new ExecutionFailure(
-        'validation',
-        `task ${parent.taskId} came without a task credential, so it cannot delegate (is the control plane older than this worker?)`,
-      );
-    }
-    const client = new SwitchyardMcpClient({
-      url: this.switchyardUrl,
-      token: parent.credential,
-      name: `switchyard-worker:${this.workerId}`,
-    });
-    try {
-      const timeoutMs = options.timeoutMs ?? this.config.worker.defaultTimeoutMs;
-      const child = await client.call<{ taskId: string }>(
-        'delegate',
-        {
-          capability,
-          payload: payload ?? {},
-          wait: false,
-          // The caller's timeout bounds the child's execution too; without one the child keeps
-          // its own default.
-          ...(options.timeoutMs !== undefined
-            ? { timeoutSeconds: Math.max(1, Math.ceil(options.timeoutMs / 1000)) }
-            : {}),
-          ...(options.priority !== undefined ? { priority: options.priority } : {}),
-        },
-        { signal: options.signal },
-      );
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (options.signal.aborted) {
-          await client.call('cancel_task', { taskId: child.taskId }).catch(() => undefined);
-          throw new ExecutionFailure('cancelled', `delegation to ${capability} cancelled`);
-        }
-        const left = deadline - Date.now();
-        const t = await client
-          .call<DelegatedTask>(
-            'wait_task',
-            {
-              taskId: child.taskId,
-              timeoutSeconds: Math.max(0, Math.min(30, Math.ceil(left / 1000))),
-            },
-            { signal: options.signal },
-          )
-          .catch((e: unknown) => {
-            if (options.signal.aborted) return undefined;
-            throw e;
-          });
-        if (!t) continue;
-        if (t.status === TaskStatus.Completed) return t.output;
-        if (t.status === TaskStatus.Failed || t.status === TaskStatus.Cancelled) {
-          throw new ExecutionFailure(
-            'delegation_failed',
-            `delegated task ${child.taskId} (${capability}) ended ${t.status}: ${t.error?.message ?? t.reason ?? ''}`,
-            { taskId: child.taskId, status: t.status },
-          );
-        }
-        if (Date.now() >= deadline) {
-          throw new ExecutionFailure(
-            'timeout',
-            `delegated task ${child.taskId} (${capability}) did not finish in time`,
-            { taskId: child.taskId },
-          );
-        }
-      }
-    } catch (e) {
-      if (e instanceof SwitchyardToolError) {
-        throw new ExecutionFailure(
-          'delegation_failed',
-          `delegating "${capability}" was refused: ${e.code}: ${e.message}`,
-          { code: e.code },
-        );
-      }
-      throw e;
-    } finally {
-      await client.close();
-    }
   }
 
   async onApplicationShutdown(): Promise<void> {
