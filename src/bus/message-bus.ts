@@ -90,7 +90,7 @@ export abstract class MessageBus {
 
   /**
    * One round trip to the broker (RabbitMQ: a publish and its confirm), in seconds; undefined for
-   * a transport without a broker. Feeds `switchyard_bus_rtt_seconds`.
+   * a transport without a broker. Feeds `bus_rtt_seconds`.
    */
   ping(): Promise<number | undefined> {
     return Promise.resolve(undefined);

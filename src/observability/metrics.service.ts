@@ -233,20 +233,20 @@ export class MetricsService {
   );
   readonly busRttSeconds = getOrCreate(
     this.registry,
-    'switchyard_bus_rtt_seconds',
+    'bus_rtt_seconds',
     () =>
       new Histogram({
-        name: 'switchyard_bus_rtt_seconds',
+        name: 'bus_rtt_seconds',
         help: 'RabbitMQ round trip seen from this instance: a publish and its confirm, every 10 s',
         buckets: LATENCY_BUCKETS,
       }),
   );
   readonly reconcilerRepairsTotal = getOrCreate(
     this.registry,
-    'switchyard_queue_reconciler_repairs_total',
+    'queue_reconciler_repairs_total',
     () =>
       new Counter({
-        name: 'switchyard_queue_reconciler_repairs_total',
+        name: 'queue_reconciler_repairs_total',
         help: 'Repairs the queue maintenance reconciler made on this instance, by kind',
         labelNames: ['kind'],
       }),

@@ -17,7 +17,7 @@ import { TaskQueries } from './task-queries.service';
 import { TaskStore } from './task-store.repository';
 import type { ReadyEntry } from './task-jobs.adapter';
 
-/** `kind` of `switchyard_queue_reconciler_repairs_total`: what was found broken and repaired. */
+/** `kind` of `queue_reconciler_repairs_total`: what was found broken and repaired. */
 export const REPAIR_KINDS = [
   /** READY with no BullMQ job (a crash between the record write and the push): pushed again. */
   'ready_without_job',
