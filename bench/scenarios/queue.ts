@@ -53,19 +53,89 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-async function bytesUnder(redis: Redis, prefix: string): Promise<number> {
+/** BullMQ's own per-queue keys; anything else under `bull:<queue>:` is a job (`{job}`). */
+const BULL_KEYS = new Set([
+  'wait',
+  'paused',
+  'meta',
+  'events',
+  'id',
+  'prioritized',
+  'delayed',
+  'active',
+  'completed',
+  'failed',
+  'stalled',
+  'stalled-check',
+  'marker',
+  'pc',
+  'limiter',
+  'repeat',
+  'de',
+  'metrics',
+]);
+
+/** The class of a key under the bench prefix: ids replaced by `{id}` / `{job}` / `{key}`. */
+export function keyClass(key: string): string {
+  const bull = /^bull:([^:]+):([^:]+)(:.*)?$/.exec(key);
+  if (bull) {
+    const [, q, name, rest] = bull;
+    return BULL_KEYS.has(name) ? `bull:${q}:${name}${rest ?? ''}` : `bull:${q}:{job}${rest ?? ''}`;
+  }
+  return key
+    .replace(/^(q:[^:]+:)(t|w):[^:]+(:[a-z]+)?$/, '$1$2:{id}$3')
+    .replace(/^(q:[^:]+:)(w?idem):.*$/, '$1$2:{key}');
+}
+
+interface KeyClassBytes {
+  keys: number;
+  bytes: number;
+  /** OBJECT ENCODING → number of keys. */
+  encodings: Record<string, number>;
+}
+
+/** MEMORY USAGE summed over every key under `prefix`, in total and per key class. */
+async function bytesUnder(
+  redis: Redis,
+  prefix: string,
+): Promise<{ total: number; byClass: Map<string, KeyClassBytes> }> {
   let cursor = '0';
   let total = 0;
+  const byClass = new Map<string, KeyClassBytes>();
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
     cursor = next;
     if (keys.length > 0) {
       const p = redis.pipeline();
-      for (const k of keys) p.memory('USAGE', k);
-      for (const [, v] of (await p.exec()) ?? []) total += Number(v ?? 0);
+      for (const k of keys) p.memory('USAGE', k).object('ENCODING', k);
+      const rows = (await p.exec()) ?? [];
+      keys.forEach((k, i) => {
+        const bytes = Number(rows[2 * i]?.[1] ?? 0);
+        const enc = rows[2 * i + 1]?.[1];
+        const encoding = typeof enc === 'string' ? enc : 'gone';
+        total += bytes;
+        const cls = keyClass(k.slice(prefix.length));
+        const c = byClass.get(cls) ?? { keys: 0, bytes: 0, encodings: {} };
+        c.keys++;
+        c.bytes += bytes;
+        c.encodings[encoding] = (c.encodings[encoding] ?? 0) + 1;
+        byClass.set(cls, c);
+      });
     }
   } while (cursor !== '0');
-  return total;
+  return { total, byClass };
+}
+
+/** `class: keys, bytes/task, encodings`, largest first, for the conditions of the report. */
+function describeBytes(byClass: Map<string, KeyClassBytes>, tasks: number): string[] {
+  return [...byClass.entries()]
+    .sort((a, b) => b[1].bytes - a[1].bytes)
+    .map(
+      ([cls, c]) =>
+        `${cls}: ${c.keys} keys, ${round(c.bytes / tasks, 1)} B/task (${Object.entries(c.encodings)
+          .map(([e, n]) => `${e} ${n}`)
+          .join(', ')})`,
+    );
 }
 
 async function startQueueApp(
@@ -137,6 +207,7 @@ async function oursRep(
   options: BenchOptions,
   size: number,
   rep: number,
+  bytesByKey: string[][],
 ): Promise<Record<string, number>> {
   const prefix = prefixFor('queue');
   const { ctx, queue } = await startQueueApp(options.redisUrl, prefix);
@@ -170,6 +241,9 @@ async function oursRep(
     const runS = (nowMs() - t1) / 1000;
     progress(`ours: ${size} DAG tasks completed in ${round(runS, 2)} s (${done} handler calls)`);
     const bytes = await bytesUnder(admin, prefix);
+    const described = describeBytes(bytes.byClass, size);
+    bytesByKey.push(described);
+    for (const line of described) progress(`ours: ${line}`);
 
     // 2. Dequeue latency, open loop: independent tasks submitted at a fixed rate.
     const interval = 1000 / LATENCY_RATE_PER_S;
@@ -217,7 +291,7 @@ async function oursRep(
       dequeue_p50_ms: latencies.percentileMs(50),
       dequeue_p99_ms: latencies.percentileMs(99),
       deadlock_detect_ms: round(detect[2], 2),
-      redis_bytes_per_task: round(bytes / size, 1),
+      redis_bytes_per_task: round(bytes.total / size, 1),
       total_s: round(enqueueS + runS, 2),
     };
   } finally {
@@ -291,10 +365,11 @@ export async function queueScenario(options: BenchOptions): Promise<BenchReport>
   const reps = size >= 100_000 ? Math.min(options.reps, 1) : options.reps;
   const ours: Record<string, number>[] = [];
   const base: Record<string, number>[] = [];
+  const bytesByKey: string[][] = [];
   for (let rep = 0; rep < reps; rep++) {
     progress(`rep ${rep + 1}/${reps}, size ${size}`);
     base.push(await baselineRep(options, size));
-    ours.push(await oursRep(options, size, rep));
+    ours.push(await oursRep(options, size, rep, bytesByKey));
   }
   const results = medianOf(ours);
   const baseline = medianOf(base);
@@ -319,7 +394,9 @@ export async function queueScenario(options: BenchOptions): Promise<BenchReport>
       baseline: 'bare BullMQ addBulk + no-op Worker, same concurrency and priorities',
       latency: `open loop, ${LATENCY_RATE_PER_S}/s, ${LATENCY_COUNT} independent tasks, submit → handler start`,
       deadlock: '10,000 BLOCKED tasks (chains hanging on missing tasks) + one 50-task cycle',
-      redis_bytes: 'MEMORY USAGE summed over the queue keys after the DAG completed',
+      redis_bytes:
+        'MEMORY USAGE summed over every key under the prefix (task records, indexes, BullMQ) once the DAG completed, default retention (7 days: nothing removed yet)',
+      redis_bytes_by_key: bytesByKey.at(-1),
     },
   };
 }

@@ -1,3 +1,5 @@
+import { TaskStatus } from './task.types';
+
 /**
  * Every Redis key of the task queue, in one place (BullMQ style). The Lua scripts in commands/
  * build the same names from the base `B` (see task-lib.lua's header); keep both in step.
@@ -17,8 +19,12 @@ export class QueueKeys {
   byStatus(status: string): string {
     return `${this.base}s:${status}`;
   }
-  get all(): string {
-    return `${this.base}all`;
+  /**
+   * Every status index (`s:<STATUS>`, score = creation sequence). Each task is in exactly one of
+   * them, so together they are every task in Redis: there is no separate all-tasks index.
+   */
+  get statusIndexes(): string[] {
+    return Object.values(TaskStatus).map((s) => this.byStatus(s));
   }
   get outbox(): string {
     return `${this.base}outbox`;

@@ -78,11 +78,12 @@ export class TaskQueries {
   /** Tasks filtered by status, agent, workflow and capability, oldest first, cursor-paginated. */
   listTasks(q: ListTasksQuery): Promise<Page<TaskRecord>> {
     const k = this.store.keys;
+    // Without a filter: every status index at once (together they hold every task).
     const source = q.workflow
       ? k.workflowTasks(q.workflow)
       : q.status
         ? k.byStatus(q.status)
-        : k.all;
+        : k.statusIndexes;
     return this.scanIndex(
       source,
       q.limit,
@@ -98,8 +99,9 @@ export class TaskQueries {
     return this.scanIndex(this.store.keys.dead, limit, cursor);
   }
 
+  /** Pages through an index (or several sharing the creation-sequence score) in score order. */
   private async scanIndex(
-    key: string,
+    key: string | string[],
     limit: number,
     cursor: string | undefined,
     keep: (t: TaskRecord) => boolean = () => true,
@@ -115,7 +117,11 @@ export class TaskQueries {
     let scanned = 0;
     const budget = Math.max(limit * 20, 2000);
     while (items.length < limit && scanned < budget) {
-      const batch = await this.store.rangeByScore(key, min, '+inf', Math.min(500, budget));
+      const n = Math.min(500, budget);
+      const batch =
+        typeof key === 'string'
+          ? await this.store.rangeByScore(key, min, '+inf', n)
+          : await this.store.rangeByScoreMerged(key, min, n);
       if (batch.length === 0) return { items, nextCursor: null };
       const recs = await this.store.loadMany(batch.map(([id]) => id));
       const byId = new Map(recs.map((r) => [r.id, r] as const));
@@ -126,7 +132,10 @@ export class TaskQueries {
         if (r && keep(r)) {
           items.push(r);
           if (items.length === limit) {
-            const more = await this.store.countAbove(key, min);
+            const more =
+              typeof key === 'string'
+                ? await this.store.countAbove(key, min)
+                : await this.store.countAboveMerged(key, min);
             return { items, nextCursor: more > 0 ? encodeCursor(String(score)) : null };
           }
         }

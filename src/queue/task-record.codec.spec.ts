@@ -43,6 +43,42 @@ describe('task record codec', () => {
     });
   });
 
+  it('decodes a compact record (unset fields absent) like one with the empty fields earlier versions stored', () => {
+    const compact = {
+      id: 't2',
+      cap: 'x',
+      payload: 'null',
+      prio: '5',
+      deps: '[]',
+      timeout: '300000',
+      status: 'COMPLETED',
+      attempt: '0',
+      gen: '1',
+      runs: '1',
+      created: '0',
+      updated: '2000',
+      seq: '4',
+      started: '1000',
+      finished: '2000',
+      result: 'null',
+    };
+    const legacy = {
+      ...compact,
+      wf: '',
+      ref: '',
+      desc: '',
+      onDep: 'fail',
+      retry: '',
+      idem: '',
+      reason: '',
+      readyAt: '500',
+    };
+    expect(decodeTask(compact)).toEqual(decodeTask(legacy));
+    expect(decodeTask(compact)).toMatchObject({ onDependencyFailure: 'fail', result: null });
+    expect(decodeTask(compact)).not.toHaveProperty('workflowId');
+    expect(decodeTask(compact)).not.toHaveProperty('reason');
+  });
+
   it('builds inputs from completed dependencies, by id and by ref within the workflow', () => {
     expect(
       buildInputs('w1', [

@@ -427,6 +427,44 @@ export class TaskStore implements OnModuleInit {
     return out;
   }
 
+  /**
+   * `[member, score]` pairs above `min` (exclusive form allowed) across sorted sets that share
+   * one score space, ascending, at most `limit`. One MULTI: a member moving from one set to
+   * another meanwhile is seen exactly once.
+   */
+  async rangeByScoreMerged(
+    keys: string[],
+    min: string,
+    limit: number,
+  ): Promise<[string, number][]> {
+    const m = this.conn.multi();
+    for (const k of keys) m.zrangebyscore(k, min, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
+    const seen = new Set<string>();
+    const out: [string, number][] = [];
+    for (const [err, flat] of (await m.exec()) ?? []) {
+      if (err) throw err;
+      const f = flat as string[];
+      for (let i = 0; i < f.length; i += 2) {
+        if (seen.has(f[i])) continue;
+        seen.add(f[i]);
+        out.push([f[i], Number(f[i + 1])]);
+      }
+    }
+    return out.sort((a, b) => a[1] - b[1]).slice(0, limit);
+  }
+
+  /** Members above `minExclusive` summed over `keys` (one MULTI). */
+  async countAboveMerged(keys: string[], minExclusive: string): Promise<number> {
+    const m = this.conn.multi();
+    for (const k of keys) m.zcount(k, minExclusive, '+inf');
+    let n = 0;
+    for (const [err, v] of (await m.exec()) ?? []) {
+      if (err) throw err;
+      n += Number(v);
+    }
+    return n;
+  }
+
   /** Members with a score up to `max`, ascending, at most `limit`. */
   membersUpTo(key: string, max: number, limit: number): Promise<string[]> {
     return this.conn.zrangebyscore(key, '-inf', max, 'LIMIT', 0, limit);

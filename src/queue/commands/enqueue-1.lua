@@ -151,11 +151,24 @@ for i, t in ipairs(tasks) do
   local k = tkey(B, t.id)
   local wf = ""
   if type(t.wf) == "string" then wf = t.wf end
-  rcall("HSET", k, "id", t.id, "wf", wf, "ref", type(t.ref) == "string" and t.ref or "",
-    "desc", type(t.desc) == "string" and t.desc or "", "cap", t.cap, "payload", t.payload,
-    "prio", t.prio, "deps", t.depsJson, "onDep", t.onDep, "timeout", t.timeout,
-    "retry", t.retry, "idem", type(t.idem) == "string" and t.idem or "", "status", "NEW",
-    "attempt", 0, "gen", 0, "runs", 0, "created", now, "updated", now, "seq", seq)
+  -- Optional fields are stored only when set (an absent field reads as "" / the default:
+  -- onDep "fail", no retry override), which keeps the record small.
+  local fields = {"id", t.id, "cap", t.cap, "payload", t.payload, "prio", t.prio, "deps", t.depsJson,
+    "timeout", t.timeout, "status", "NEW", "attempt", 0, "gen", 0, "runs", 0, "created", now,
+    "updated", now, "seq", seq}
+  local function optional(name, value)
+    if type(value) == "string" and value ~= "" then
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
+    end
+  end
+  optional("wf", wf)
+  optional("ref", t.ref)
+  optional("desc", t.desc)
+  optional("retry", t.retry)
+  optional("idem", t.idem)
+  if t.onDep ~= "fail" then optional("onDep", t.onDep) end
+  rcall("HSET", k, unpack(fields))
   if (tonumber(t.waitTo) or 0) > 0 then rcall("HSET", k, "waitTo", tonumber(t.waitTo)) end
   -- The dispatch span of every attempt is a child of this context (one trace per task tree).
   if type(t.tp) == "string" and t.tp ~= "" then
@@ -169,7 +182,6 @@ for i, t in ipairs(tasks) do
     rcall("HSET", k, "parent", parentId, "root", parentFields.root, "depth", parentFields.depth)
     rcall("ZADD", tkey(B, parentId) .. ":children", seq, t.id)
   end
-  rcall("ZADD", B .. "all", seq, t.id)
   if wf ~= "" then rcall("ZADD", B .. "w:" .. wf .. ":tasks", seq, t.id) end
   -- Runs index, newest last (GET /v1/workflows, the console): a workflow at its first task's seq, a standalone task at its own.
   if wf == "" then rcall("ZADD", B .. "runs", seq, "t:" .. t.id) elseif i == 1 then rcall("ZADD", B .. "runs", seq, "w:" .. wf) end

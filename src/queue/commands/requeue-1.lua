@@ -37,7 +37,8 @@ local function reopen(t, status)
   end
   rcall("HDEL", tk, "error", "finished", "result")
   rcall("ZREM", B .. "ended", t)
-  rcall("HSET", tk, "attempt", 0, "runs", 0, "reason", "")
+  rcall("HSET", tk, "attempt", 0, "runs", 0)
+  rcall("HDEL", tk, "reason")
 end
 
 -- Can `t` run again? Not while another dependency it does not `continue` past has failed.

@@ -35,7 +35,8 @@ elseif f[1] ~= "READY" then
   return nil
 end
 
-rcall("HSET", k, "status", "RUNNING", "started", now, "updated", now, "reason", "")
+rcall("HSET", k, "status", "RUNNING", "started", now, "updated", now)
+rcall("HDEL", k, "reason")
 rcall("HINCRBY", k, "runs", 1)
 if f[5] then
   rcall("HDEL", k, "retryAt")

@@ -9,7 +9,8 @@
     B.."t:"..id..":attempts"  list   JSON of each attempt that ended (last 50), see recordAttempt;
                                      absent when the only attempt completed
     B.."s:"..STATUS           zset   ids per status, score = creation sequence
-    B.."all"                  zset   every task id, score = creation sequence
+    B.."all"                  zset   legacy (no longer written: the union of the s:STATUS sets is every
+                                     task); purge still removes its members, so it drains by itself
     B.."outbox"               zset   "id#gen" of READY tasks whose BullMQ job may not exist yet, score = ms
     B.."running"              zset   RUNNING ids, score = deadline ms (start + timeout + grace)
     B.."delayed"              zset   READY ids waiting for a retry/deferral, score = ms they are due
@@ -40,6 +41,15 @@ local function pushEvent(B, events, kind, id, reason)
   events[#events + 1] = {kind, id, reason or "", f[1] or "", f[2] or "", f[3] or "", f[4] or "0", f[5] or "0"}
 end
 
+-- The record's `reason`: stored when there is one, absent otherwise (absent reads as "").
+local function setReason(k, reason)
+  if reason and reason ~= "" then
+    rcall("HSET", k, "reason", reason)
+  else
+    rcall("HDEL", k, "reason")
+  end
+end
+
 local function setIndex(B, id, from, to, seq)
   if from and from ~= "" and from ~= to then
     rcall("ZREM", B .. "s:" .. from, id)
@@ -53,7 +63,8 @@ local function makeReady(B, id, now, due, reason, ready, events)
   local k = tkey(B, id)
   local f = rcall("HMGET", k, "status", "seq", "prio", "retryAt")
   local gen = rcall("HINCRBY", k, "gen", 1)
-  rcall("HSET", k, "status", "READY", "updated", now, "readyAt", due, "reason", reason or "")
+  rcall("HSET", k, "status", "READY", "updated", now, "readyAt", due)
+  setReason(k, reason)
   setIndex(B, id, f[1], "READY", f[2])
   rcall("ZADD", B .. "outbox", now, id .. "#" .. gen)
   if due > now then
@@ -93,7 +104,10 @@ end
 local function markTerminal(B, id, status, reason, now, errJson, events)
   local k = tkey(B, id)
   local f = rcall("HMGET", k, "status", "seq", "gen", "wf", "retryAt", "watch", "attempt")
-  rcall("HSET", k, "status", status, "reason", reason or "", "updated", now, "finished", now)
+  rcall("HSET", k, "status", status, "updated", now, "finished", now)
+  setReason(k, reason)
+  -- readyAt only serves a READY task (reconciler, dispatch latency): a finished one drops it.
+  rcall("HDEL", k, "readyAt")
   if errJson and errJson ~= "" then rcall("HSET", k, "error", errJson) end
   setIndex(B, id, f[1], status, f[2])
   -- Retention: terminal tasks leave Redis (archived) TASK_RETENTION_SECONDS after they ended.
