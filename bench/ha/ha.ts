@@ -2,8 +2,9 @@
  * `npm run test:ha`: Switchyard on highly available brokers, through a Redis failover and the loss
  * of a RabbitMQ node. Everything runs on this machine on free ports and is removed at the end (and
  * on Ctrl-C / SIGTERM / failure):
- *   - Redis master + 2 replicas (--replicas) + 3 Sentinels (bench/ha/redis-sentinel.ts);
- *   - a three-node RabbitMQ cluster (bench/ha/rabbitmq-cluster.ts);
+ *   - Redis master + 2 replicas (--replicas) + 3 Sentinels, AOF on
+ *     (bench/support/redis-sentinel-topology.ts);
+ *   - a three-node RabbitMQ cluster (bench/support/rabbitmq-cluster.ts);
  *   - 2 control planes + 2 workers from the compiled CLI, configured with REDIS_SENTINELS and
  *     AMQP_URLS + AMQP_QUEUE_TYPE=quorum (REDIS_URL names the first master, and AMQP_URL the
  *     first node for builds that do not know AMQP_URLS: they run, and do not survive the faults).
@@ -40,10 +41,10 @@ import {
   waitReady,
   watchCompletions,
 } from '../chaos/chaos';
+import { type RabbitCluster, startRabbitCluster } from '../support/rabbitmq-cluster';
+import { RedisSentinelTopology } from '../support/redis-sentinel-topology';
 import { freePort } from '../support/switchyard-processes';
 import { startFencedWriters, type FencedWritersResult } from './fenced-writers';
-import { type RabbitCluster, startRabbitCluster } from './rabbitmq-cluster';
-import { type SentinelTopology, startSentinelTopology } from './redis-sentinel';
 
 export interface HaOptions {
   /** Submissions per second (one in five is a 3-task workflow). */
@@ -133,7 +134,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
   if (!existsSync(agentJs)) throw new Error(`${agentJs} missing: run npm run build first`);
   const dir = mkdtempSync(join(tmpdir(), 'sy-ha-'));
   const owned: Owned[] = [];
-  let redis: SentinelTopology | undefined;
+  let redis: RedisSentinelTopology | undefined;
   let rabbit: RabbitCluster | undefined;
   let writers: Awaited<ReturnType<typeof startFencedWriters>> | undefined;
   const started = Date.now();
@@ -153,8 +154,18 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
   try {
     // ---------------------------------------------------------------- brokers
     const [r, q] = await Promise.allSettled([
-      startSentinelTopology({ replicas: opts.replicas }),
-      startRabbitCluster(),
+      RedisSentinelTopology.start({
+        replicas: opts.replicas,
+        name: 'syha',
+        failoverTimeoutMs: 5000,
+        appendOnly: true,
+        fastSync: false,
+      }),
+      startRabbitCluster({
+        namePrefix: 'syha',
+        // What a production cluster runs with: a minority side stops instead of diverging.
+        config: ['cluster_partition_handling = pause_minority'],
+      }),
     ]);
     if (r.status === 'fulfilled') redis = r.value;
     if (q.status === 'fulfilled') rabbit = q.value;
@@ -162,11 +173,11 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     if (q.status === 'rejected') throw q.reason;
     const sentinels = redis!;
     const cluster = rabbit!;
-    const firstMaster = await sentinels.master();
+    const firstMaster = await sentinels.agreedMaster();
     log(
-      `Redis master :${firstMaster.port}, replicas ${sentinels.nodes
-        .filter((n) => n !== firstMaster)
-        .map((n) => `:${n.port}`)
+      `Redis master :${firstMaster.port}, replicas ${sentinels.dataPorts
+        .filter((p) => p !== firstMaster.port)
+        .map((p) => `:${p}`)
         .join(' ')}, Sentinels ${sentinels.sentinelList}; ` +
         `RabbitMQ ${cluster.nodes.map((n) => `${n.nodeName}:${n.port}`).join(', ')}`,
     );
@@ -198,7 +209,9 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       REDIS_URL: `redis://127.0.0.1:${firstMaster.port}`,
       REDIS_SENTINELS: sentinels.sentinelList,
       REDIS_SENTINEL_NAME: sentinels.name,
-      ...(knowsAmqpUrls ? { AMQP_URLS: cluster.urls.join(',') } : { AMQP_URL: cluster.urls[0] }),
+      ...(knowsAmqpUrls
+        ? { AMQP_URLS: cluster.urls().join(',') }
+        : { AMQP_URL: cluster.urls()[0] }),
       AMQP_QUEUE_TYPE: 'quorum',
       REDIS_KEY_PREFIX: `syha:${id}:`,
       BUS_NAMESPACE: `syha-${id}.`,
@@ -393,22 +406,22 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
 
     // ---------------------------------------------------------------- fault 1: Redis master
     await sleep(opts.warmupSeconds * 1000);
-    const master = await sentinels.master();
+    const master = await sentinels.agreedMaster();
     // Every replica lags: writes of the last moments reach none of them, so only WAIT stands
     // between an acknowledged write and its loss in the failover.
-    const replicas = sentinels.nodes.filter((n) => n !== master);
+    const replicas = sentinels.dataPorts.filter((p) => p !== master.port);
     if (opts.replicaLagMs > 0) {
       log(`pausing the replicas for ${opts.replicaLagMs} ms (replication lag)`);
-      for (const r of replicas) process.kill(r.pid, 'SIGSTOP');
+      for (const p of replicas) sentinels.pause(p);
       await sleep(opts.replicaLagMs);
     }
     log(`SIGKILL Redis master :${master.port}`);
     const redisKillAt = Date.now();
-    await master.kill('SIGKILL');
-    if (opts.replicaLagMs > 0) for (const r of replicas) process.kill(r.pid, 'SIGCONT');
+    await sentinels.kill(master.port);
+    if (opts.replicaLagMs > 0) for (const p of replicas) sentinels.resume(p);
     const promotion = sentinels
-      .waitForNewMaster(master.port, 60_000)
-      .then((port) => {
+      .waitForFailover(master, 60_000, { agreed: true })
+      .then(({ port }) => {
         log(`Sentinels promoted :${port}`);
         return Date.now() - redisKillAt;
       })
@@ -417,7 +430,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     // replica of the new master.
     const restart = Promise.all([promotion, sleep(opts.redisRestartMs)]).then(() => {
       log(`restarting the old master :${master.port} (the Sentinels turn it into a replica)`);
-      master.launch();
+      sentinels.restart(master.port);
     });
     await recovery(redisKillAt, 'Redis failover');
     const redisPromotion = await promotion;
@@ -596,11 +609,7 @@ async function dumpStuck(
   log(`queue: ${JSON.stringify(await get('/v1/queue'))}`);
   // Where the replies and tasks of a stuck attempt sit: each queue's type, leader, members.
   const rows = await cluster
-    .runningNodes()
-    .then((running) => cluster.nodes.find((n) => running.includes(n.nodeName)))
-    .then((n) =>
-      n?.ctl('list_queues', 'name', 'type', 'leader', 'members', 'online', 'messages', 'consumers'),
-    )
+    .ctl('list_queues', 'name', 'type', 'leader', 'members', 'online', 'messages', 'consumers')
     .catch((e: Error) => `list_queues failed: ${e.message}`);
   log(`RabbitMQ queues:\n${rows}`);
 }

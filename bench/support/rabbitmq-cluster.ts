@@ -16,9 +16,10 @@ import { freePort, portAnswers, SBIN, waitFor } from './rabbitmq-node';
 
 /**
  * A private three-node RabbitMQ cluster on this machine, for tests that kill a node (issue 18,
- * reused by `npm run test:ha`). The shared node on 5672 is never touched.
+ * test/integration/bus/rabbitmq-cluster.test.ts) and the HA harness (`npm run test:ha`,
+ * bench/ha/ha.ts). The shared node on 5672 is never touched.
  *
- * Every node gets its own name (`sytest-<hex>-<i>@localhost`), AMQP and distribution ports (free
+ * Every node gets its own name (`<namePrefix>-<hex>-<i>@localhost`), AMQP and distribution ports (free
  * ones), config file, data and log directories; all share one Erlang cookie (HOME is the
  * cluster's temp dir, which holds `.erlang.cookie`) and the machine's epmd (4369), which is
  * already running for the shared node and is not ours to stop. Node 0 boots first; the others boot
@@ -80,7 +81,20 @@ const pidAlive = (pid: number): boolean => {
   }
 };
 
-export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
+export interface RabbitClusterOptions {
+  /** Nodes (default 3). */
+  size?: number;
+  /** Node name prefix (default `sytest`). */
+  namePrefix?: string;
+  /** More rabbitmq.conf lines for every node (e.g. `cluster_partition_handling = pause_minority`). */
+  config?: string[];
+}
+
+export async function startRabbitCluster(
+  options: RabbitClusterOptions = {},
+): Promise<RabbitCluster> {
+  const size = options.size ?? 3;
+  const prefix = options.namePrefix ?? 'sytest';
   const server = join(SBIN, 'rabbitmq-server');
   const ctlBin = join(SBIN, 'rabbitmqctl');
   if (!existsSync(server) || !existsSync(ctlBin)) {
@@ -149,7 +163,7 @@ export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
   };
 
   try {
-    const firstName = `sytest-${tag}-0@localhost`;
+    const firstName = `${prefix}-${tag}-0@localhost`;
     boot = async (n: NodeProcess) => {
       await waitFor(
         async () => {
@@ -169,8 +183,12 @@ export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
       mkdirSync(dir);
       const p = await port();
       const distPort = await port();
-      const nodeName = `sytest-${tag}-${i}@localhost`;
-      const conf = [`listeners.tcp.default = 127.0.0.1:${p}`, 'loopback_users = none'];
+      const nodeName = `${prefix}-${tag}-${i}@localhost`;
+      const conf = [
+        `listeners.tcp.default = 127.0.0.1:${p}`,
+        'loopback_users = none',
+        ...(options.config ?? []),
+      ];
       if (i > 0) {
         conf.push(
           'cluster_formation.peer_discovery_backend = classic_config',

@@ -17,12 +17,6 @@ export interface RabbitNode {
   nodeName: string;
   port: number;
   url: string;
-  /** OS pid of the node's Erlang VM (beam.smp), for SIGKILL. */
-  beamPid: number;
-  /** `rabbitmqctl -n <node> ...args` with this node's cookie; resolves with stdout. */
-  ctl(...args: string[]): Promise<string>;
-  /** SIGKILL the Erlang VM (no clean shutdown: what a crashed machine looks like). */
-  kill(): Promise<void>;
   /** `rabbitmqctl stop_app`: closes every connection; the port stops answering. */
   stopApp(): Promise<void>;
   /** `rabbitmqctl start_app`, then waits until AMQP answers again. */
@@ -72,16 +66,7 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-export interface RabbitNodeOptions {
-  /** Erlang cookie; nodes that are to form a cluster share one (default: a random one). */
-  cookie?: string;
-  /** Node name prefix (default `sytest`); the name is `<prefix>-<random>@localhost`. */
-  namePrefix?: string;
-  /** More rabbitmq.conf lines (e.g. `cluster_partition_handling = pause_minority`). */
-  config?: string[];
-}
-
-export async function startRabbitNode(options: RabbitNodeOptions = {}): Promise<RabbitNode> {
+export async function startRabbitNode(): Promise<RabbitNode> {
   const server = join(SBIN, 'rabbitmq-server');
   const ctl = join(SBIN, 'rabbitmqctl');
   if (!existsSync(server) || !existsSync(ctl)) {
@@ -91,21 +76,16 @@ export async function startRabbitNode(options: RabbitNodeOptions = {}): Promise<
   const port = await freePort();
   let distPort = await freePort();
   while (distPort === port) distPort = await freePort();
-  const nodeName = `${options.namePrefix ?? 'sytest'}-${randomBytes(4).toString('hex')}@localhost`;
+  const nodeName = `sytest-${randomBytes(4).toString('hex')}@localhost`;
 
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   writeFileSync(
     join(dir, 'rabbitmq.conf'),
-    [
-      `listeners.tcp.default = 127.0.0.1:${port}`,
-      'loopback_users = none',
-      ...(options.config ?? []),
-      '',
-    ].join('\n'),
+    [`listeners.tcp.default = 127.0.0.1:${port}`, 'loopback_users = none', ''].join('\n'),
   );
   // Our own env file instead of /etc/rabbitmq/rabbitmq-env.conf (which names the shared node).
   writeFileSync(join(dir, 'rabbitmq-env.conf'), 'ERL_EPMD_ADDRESS=127.0.0.1\n');
-  writeFileSync(join(dir, '.erlang.cookie'), options.cookie ?? randomBytes(20).toString('hex'));
+  writeFileSync(join(dir, '.erlang.cookie'), randomBytes(20).toString('hex'));
   chmodSync(join(dir, '.erlang.cookie'), 0o400);
 
   const env: NodeJS.ProcessEnv = {
@@ -130,27 +110,14 @@ export async function startRabbitNode(options: RabbitNodeOptions = {}): Promise<
     exited = true;
   });
 
-  const rabbitmqctl = (...args: string[]): Promise<string> =>
+  const rabbitmqctl = (...args: string[]): Promise<void> =>
     new Promise((resolve, reject) => {
-      execFile(ctl, ['-n', nodeName, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      execFile(ctl, ['-n', nodeName, ...args], { env, timeout: 30_000 }, (err, _o, stderr) => {
         if (err)
           reject(new Error(`rabbitmqctl ${args.join(' ')} failed: ${stderr || err.message}`));
-        else resolve(stdout);
+        else resolve();
       });
     });
-  let beamPid = -1;
-  const kill = async (): Promise<void> => {
-    if (beamPid > 0) {
-      try {
-        process.kill(beamPid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    await waitFor(async () => exited, 10_000, `node ${nodeName} to die`).catch(() => {
-      child.kill('SIGKILL');
-    });
-  };
 
   const stop = async (): Promise<void> => {
     if (!exited) {
@@ -172,8 +139,6 @@ export async function startRabbitNode(options: RabbitNodeOptions = {}): Promise<
       `private RabbitMQ node ${nodeName} on port ${port}`,
     );
     await rabbitmqctl('await_startup', '-t', '30');
-    // The wrapper script forks the VM; its pid is what a crash test must kill.
-    beamPid = Number((await rabbitmqctl('eval', 'os:getpid().')).replace(/[^0-9]/g, ''));
   } catch (e) {
     await stop();
     throw e;
@@ -183,9 +148,6 @@ export async function startRabbitNode(options: RabbitNodeOptions = {}): Promise<
     nodeName,
     port,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
-    beamPid,
-    ctl: rabbitmqctl,
-    kill,
     stopApp: async () => {
       await rabbitmqctl('stop_app');
     },

@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { freePort } from './switchyard-processes';
 
 /**
  * A private Redis Sentinel topology for tests and benches: a master, `replicas` replicas and
  * `sentinels` Sentinels (`redis-server --sentinel`), all real processes on free ports of
- * 127.0.0.1 with their files in a temp dir. Never touches the shared Redis.
+ * 127.0.0.1 with their files in a temp dir. Never touches the shared Redis. Used by
+ * test/integration/ha, `npm run bench -- pipeline --replica` and the HA harness
+ * (`npm run test:ha`, bench/ha/ha.ts: AOF on, the old master restarted as its supervisor would).
  *
  *   const topo = await RedisSentinelTopology.start();     // waits until Sentinels agree
  *   loadConfig({ ...topo.env(), ... });                   // REDIS_SENTINELS / _NAME
@@ -28,6 +30,17 @@ export interface SentinelTopologyOptions {
   name?: string;
   downAfterMs?: number;
   failoverTimeoutMs?: number;
+  /**
+   * `--appendonly yes` on the data nodes (default false), as in production (DEPLOYMENT.md): a node
+   * restarted with {@link RedisSentinelTopology.restart} comes back with its data, never as an
+   * empty master the Sentinels might still name.
+   */
+  appendOnly?: boolean;
+  /**
+   * `--repl-diskless-sync yes --repl-diskless-sync-delay 0` (default true): a full resync starts
+   * at once. False keeps Redis's own defaults (the HA harness measures with those).
+   */
+  fastSync?: boolean;
   /** Extra `redis-server` arguments for the data nodes. */
   nodeArgs?: string[];
 }
@@ -45,17 +58,6 @@ const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A one-shot admin connection that never retries (a dead node answers with an error at once). */
 async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
@@ -80,6 +82,8 @@ async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>): Promis
 
 class Node {
   proc?: ChildProcess;
+  /** The arguments it was last started with (what {@link RedisSentinelTopology.restart} reuses). */
+  args: string[] = [];
   constructor(
     readonly port: number,
     readonly dir: string,
@@ -91,6 +95,7 @@ class Node {
 
   spawn(args: string[]): void {
     mkdirSync(this.dir, { recursive: true });
+    this.args = args;
     const proc = spawn('redis-server', args, { stdio: 'ignore', cwd: this.dir });
     running.add(proc);
     proc.once('exit', () => running.delete(proc));
@@ -143,6 +148,8 @@ export class RedisSentinelTopology {
       name: 'sy-master',
       downAfterMs: 1000,
       failoverTimeoutMs: 3000,
+      appendOnly: false,
+      fastSync: true,
       nodeArgs: [],
       ...options,
     };
@@ -202,19 +209,63 @@ export class RedisSentinelTopology {
     throw new Error(`no Sentinel answered: ${String(last)}`);
   }
 
+  /**
+   * The master most of the live Sentinels name now (asked in parallel): what the Sentinels as a
+   * group decided, rather than what the first one to answer says.
+   */
+  async agreedMaster(): Promise<Address> {
+    const votes = new Map<number, number>();
+    await Promise.all(
+      this.sentinelNodes
+        .filter((s) => s.alive)
+        .map(async (s) => {
+          const addr = await withClient(s.port, (c) =>
+            c.call('SENTINEL', 'get-master-addr-by-name', this.name),
+          ).catch(() => null);
+          const port = Array.isArray(addr) ? Number(addr[1]) : NaN;
+          if (Number.isFinite(port)) votes.set(port, (votes.get(port) ?? 0) + 1);
+        }),
+    );
+    const [best] = [...votes.entries()].sort((a, b) => b[1] - a[1]);
+    if (!best) throw new Error('no Sentinel answered');
+    return { host: HOST, port: best[0] };
+  }
+
   /** SIGKILLs the current master; returns its address. */
   async killMaster(): Promise<Address> {
     const master = await this.currentMaster();
-    await this.node(master.port).kill();
+    await this.kill(master.port);
     return master;
   }
 
-  /** Resolves with the new master once the Sentinels name another node and it is writable. */
-  async waitForFailover(old: Address, timeoutMs = 30_000): Promise<Address> {
+  /** SIGKILLs the data node on `port` and waits until it is gone. */
+  async kill(port: number): Promise<void> {
+    await this.node(port).kill();
+  }
+
+  /**
+   * Starts a killed data node again with the arguments it last ran with, without waiting for it
+   * (what a supervisor does: the Sentinels turn a returning old master into a replica).
+   */
+  restart(port: number): void {
+    const node = this.node(port);
+    if (node.alive) throw new Error(`data node ${port} is still running`);
+    node.spawn(node.args);
+  }
+
+  /**
+   * Resolves with the new master once the Sentinels name another node and it is writable.
+   * `agreed`: the new master as most Sentinels name it ({@link agreedMaster}), not the first.
+   */
+  async waitForFailover(
+    old: Address,
+    timeoutMs = 30_000,
+    { agreed = false }: { agreed?: boolean } = {},
+  ): Promise<Address> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        const m = await this.currentMaster();
+        const m = await (agreed ? this.agreedMaster() : this.currentMaster());
         if (m.port !== old.port) {
           const role = await withClient(m.port, (c) => c.call('ROLE'));
           if ((role as string[])[0] === 'master') {
@@ -322,11 +373,10 @@ export class RedisSentinelTopology {
       '--save',
       '',
       '--appendonly',
-      'no',
-      '--repl-diskless-sync',
-      'yes',
-      '--repl-diskless-sync-delay',
-      '0',
+      this.opts.appendOnly ? 'yes' : 'no',
+      ...(this.opts.fastSync
+        ? ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']
+        : []),
       ...(replicaOf ? ['--replicaof', HOST, String(replicaOf)] : []),
       ...this.opts.nodeArgs,
     ]);

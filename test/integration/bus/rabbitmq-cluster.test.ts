@@ -4,7 +4,7 @@ import { RabbitMqMessageBus } from '../../../src/bus/rabbitmq.transport';
 import { AppException } from '../../../src/common/errors/app.exception';
 import { ErrorCode } from '../../../src/common/errors/error-code.enum';
 import { uniqueNamespace } from '../../support/amqp-cleanup';
-import { type RabbitCluster, startRabbitCluster } from '../../support/rabbitmq-cluster';
+import { type RabbitCluster, startRabbitCluster } from '../../../bench/support/rabbitmq-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +19,7 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 const portOf = (node: string | undefined) => Number(node?.split(':')[1]);
 
 /**
- * Issue 18: a three-node RabbitMQ cluster on this machine (test/support/rabbitmq-cluster.ts, real
+ * Issue 18: a three-node RabbitMQ cluster on this machine (bench/support/rabbitmq-cluster.ts, real
  * beam.smp processes), quorum queues, AMQP_URLS. A steady stream of confirmed tasks goes through
  * the bus transport to a quorum agent queue while a node is SIGKILLed: first the node the clients
  * are connected to, then (after it is back) the queue's leader while the clients sit elsewhere.
@@ -31,7 +31,7 @@ describe('RabbitMQ cluster: node loss (private 3-node cluster, quorum queues)', 
   const buses: RabbitMqMessageBus[] = [];
 
   beforeAll(async () => {
-    cluster = await startRabbitCluster(3);
+    cluster = await startRabbitCluster({ size: 3 });
   }, 400_000);
 
   afterEach(async () => {

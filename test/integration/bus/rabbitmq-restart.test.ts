@@ -5,7 +5,7 @@ import { RabbitMqMessageBus } from '../../../src/bus/rabbitmq.transport';
 import { AppException } from '../../../src/common/errors/app.exception';
 import { ErrorCode } from '../../../src/common/errors/error-code.enum';
 import { uniqueNamespace } from '../../support/amqp-cleanup';
-import { type RabbitNode, startRabbitNode } from '../../support/rabbitmq-node';
+import { type RabbitNode, startRabbitNode } from '../../../bench/support/rabbitmq-node';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,7 +18,7 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 /**
- * Restarts a PRIVATE RabbitMQ node (test/support/rabbitmq-node.ts) while publishing with
+ * Restarts a PRIVATE RabbitMQ node (bench/support/rabbitmq-node.ts) while publishing with
  * confirms. The shared broker on 5672 is never touched: other tests use it concurrently.
  */
 describe('RabbitMQ broker restart (private node)', () => {
