@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WebSocket } from 'ws';
+import { exitOnSignal, runMain } from '../support/cli';
 import { freePort } from '../support/switchyard-processes';
 import { type RabbitNode, startRabbitNode } from '../support/rabbitmq-node';
 
@@ -163,15 +164,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   let rabbit: RabbitNode | undefined;
   const started = Date.now();
   // Ctrl-C / SIGTERM: everything started dies with the run (the broker node too, best effort).
-  const onSignal = () => {
+  const offSignals = exitOnSignal(async () => {
     for (const p of owned) p.child.kill('SIGKILL');
-    void (rabbit?.stop() ?? Promise.resolve()).finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+    await rabbit?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
   try {
     // ---------------------------------------------------------------- private Redis + RabbitMQ
     const redisPort = await freePort();
@@ -508,8 +505,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       },
     };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
     // Everything we started dies; the temp dir (AOF, logs, agents) goes.
     await Promise.all(owned.map((p) => p.kill('SIGKILL')));
     await rabbit?.stop().catch(() => undefined);
@@ -695,22 +691,4 @@ function parseArgs(argv: string[]): ChaosOptions {
   return o;
 }
 
-if (require.main === module) {
-  let opts: ChaosOptions;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    process.exit(2);
-  }
-  runChaos(opts).then(
-    (summary) => {
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
-      process.exit(0);
-    },
-    (e: Error) => {
-      process.stderr.write(`chaos run failed: ${e.stack ?? e.message}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMain('chaos', parseArgs, runChaos);

@@ -41,6 +41,7 @@ import {
   waitReady,
   watchCompletions,
 } from '../chaos/chaos';
+import { exitOnSignal, runMain } from '../support/cli';
 import { type RabbitCluster, startRabbitCluster } from '../support/rabbitmq-cluster';
 import { RedisSentinelTopology } from '../support/redis-sentinel-topology';
 import { freePort } from '../support/switchyard-processes';
@@ -145,12 +146,10 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     await rabbit?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
-  const onSignal = () => {
+  const offSignals = exitOnSignal(() => {
     log('interrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+    return cleanup();
+  });
   try {
     // ---------------------------------------------------------------- brokers
     const [r, q] = await Promise.allSettled([
@@ -569,8 +568,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     dumpLogs(join(dir, 'logs'), log);
     throw e;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
     await cleanup();
   }
 }
@@ -739,24 +737,13 @@ function parseArgs(argv: string[]): HaOptions {
 }
 
 if (require.main === module) {
-  let opts: HaOptions;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    process.exit(2);
-  }
-  runHa(opts).then(
-    (summary) => {
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
+  runMain('test:ha', parseArgs, runHa, {
+    exitCode: (summary) => {
       const failed = Object.entries(summary.goals).filter(([, ok]) => !ok);
       if (failed.length)
         process.stderr.write(`test:ha goals failed: ${failed.map(([g]) => g).join(', ')}\n`);
-      process.exit(failed.length ? 1 : 0);
+      return failed.length ? 1 : 0;
     },
-    (e: Error) => {
-      process.stderr.write(`test:ha run failed: ${e.stack ?? e.message}\n`);
-      process.exit(2);
-    },
-  );
+    failedExit: 2,
+  });
 }
