@@ -426,6 +426,37 @@ export class Cluster {
     return w;
   }
 
+  /**
+   * Starts one worker per id (each as {@link startWorker}, in parallel) and returns them by the
+   * registry id of their `agentName` agent (`<agentName>@<workerId>`): what {@link busyAgent}
+   * answers, for tests that kill the worker running a task.
+   */
+  async startWorkers(
+    workerIds: string[],
+    agentsDir: string,
+    agentName: string,
+    api: Api,
+    env: Record<string, string> = {},
+  ): Promise<Map<string, Proc>> {
+    const procs = await Promise.all(
+      workerIds.map((id) => this.startWorker(id, agentsDir, [agentName], api, env)),
+    );
+    return new Map(workerIds.map((id, i) => [`${agentName}@${id}`, procs[i]]));
+  }
+
+  /** Waits until task `taskId` is COMPLETED, FAILED or CANCELLED; returns its record. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a task record, as Api.get
+  async waitForTaskEnd(api: Api, taskId: string, timeoutMs: number, what: string): Promise<any> {
+    return this.waitFor(
+      async () => {
+        const r = await api.get(`/v1/tasks/${taskId}`);
+        return isTerminal(r.body.status) ? r.body : undefined;
+      },
+      timeoutMs,
+      what,
+    );
+  }
+
   /** The stderr tails of every process, for failure messages. */
   describe(): string {
     return this.procs.map((p) => p.describe()).join('\n');
@@ -464,6 +495,32 @@ export class Cluster {
     await Promise.all(cps.map((p) => p.stop(4000)));
     await deletePrefix(this.prefix).catch(() => undefined);
     await deleteBusNamespace(this.namespace, [...this.busNames]).catch(() => undefined);
+  }
+}
+
+/** A task status no task leaves. */
+export function isTerminal(status: string): boolean {
+  return status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED';
+}
+
+/**
+ * The id of the one `<agentName>@...` agent carrying load, as `api` lists them; undefined while
+ * none or several do.
+ */
+export async function busyAgent(api: Api, agentName: string): Promise<string | undefined> {
+  const busy = (await api.agents()).filter((a) => a.id.startsWith(`${agentName}@`) && a.load > 0);
+  return busy.length === 1 ? busy[0].id : undefined;
+}
+
+/** The JSON lines a test agent appended to `file` so far (none while it does not exist). */
+export function readJsonLines<T>(file: string): T[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as T);
+  } catch {
+    return [];
   }
 }
 

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import {
   Api,
+  busyAgent,
   Cluster,
   CompletionWatch,
   type ControlPlane,
   E2E_AGENTS,
   ensureBuilt,
+  isTerminal,
   type Proc,
   sleep,
 } from '../../support/processes';
@@ -28,21 +30,21 @@ describe('a worker killed with SIGKILL mid-task (e2e, real processes)', () => {
   });
   let cp: ControlPlane;
   let api: Api;
-  const workers = new Map<string, Proc>();
+  let workers: Map<string, Proc>;
   let watch: CompletionWatch | undefined;
 
   beforeAll(async () => {
     await ensureBuilt();
     cp = await cluster.startControlPlane('cp1');
     api = new Api(cp.url);
-    const dir = join(E2E_AGENTS, 'sleeper');
     const ttl = { WORKER_AGENT_TTL_SECONDS: String(TTL_SECONDS) };
-    const [a, b] = await Promise.all([
-      cluster.startWorker('wa', dir, ['sleeper'], api, ttl),
-      cluster.startWorker('wb', dir, ['sleeper'], api, ttl),
-    ]);
-    workers.set('sleeper@wa', a);
-    workers.set('sleeper@wb', b);
+    workers = await cluster.startWorkers(
+      ['wa', 'wb'],
+      join(E2E_AGENTS, 'sleeper'),
+      'sleeper',
+      api,
+      ttl,
+    );
     watch = await CompletionWatch.open(cp.url);
   });
 
@@ -63,9 +65,7 @@ describe('a worker killed with SIGKILL mid-task (e2e, real processes)', () => {
     const runningOn = await cluster.waitFor(
       async () => {
         const t = await api.get(`/v1/tasks/${task.id}`);
-        if (t.body.status !== 'RUNNING') return undefined;
-        const busy = (await api.agents()).filter((a) => a.id.startsWith('sleeper@') && a.load > 0);
-        return busy.length === 1 ? busy[0].id : undefined;
+        return t.body.status === 'RUNNING' ? busyAgent(api, 'sleeper') : undefined;
       },
       20_000,
       `task ${task.id} running on one sleeper`,
@@ -82,11 +82,9 @@ describe('a worker killed with SIGKILL mid-task (e2e, real processes)', () => {
     // The loss is detectable once the agent's heartbeat TTL has run out: at the latest this.
     const detectableBy = killedAt + TTL_SECONDS * 1000;
 
-    const done = await cluster.waitFor(
-      async () => {
-        const r = await api.get(`/v1/tasks/${task.id}`);
-        return ['COMPLETED', 'FAILED', 'CANCELLED'].includes(r.body.status) ? r.body : undefined;
-      },
+    const done = await cluster.waitForTaskEnd(
+      api,
+      task.id,
       60_000,
       `task ${task.id} to finish after ${runningOn} was killed`,
     );
@@ -161,9 +159,7 @@ describe('a worker killed with SIGKILL mid-task (e2e, real processes)', () => {
         const all = await Promise.all(
           ids.map(async (id) => (await api.get(`/v1/tasks/${id}`)).body),
         );
-        return all.every((t) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(t.status))
-          ? all
-          : undefined;
+        return all.every((t) => isTerminal(t.status)) ? all : undefined;
       },
       60_000,
       'the six tasks to finish after wc was killed',

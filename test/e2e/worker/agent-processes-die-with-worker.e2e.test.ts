@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Api,
+  busyAgent,
   Cluster,
   CompletionWatch,
   type ControlPlane,
@@ -10,6 +11,7 @@ import {
   ensureBuilt,
   processAlive,
   type Proc,
+  readJsonLines,
   sleep,
 } from '../../support/processes';
 
@@ -39,7 +41,7 @@ describe('agent processes die with their worker (e2e, real processes)', () => {
   });
   let cp: ControlPlane;
   let api: Api;
-  const workers = new Map<string, Proc>();
+  let workers: Map<string, Proc>;
   let watch: CompletionWatch | undefined;
   let dir: string;
 
@@ -48,14 +50,14 @@ describe('agent processes die with their worker (e2e, real processes)', () => {
     dir = mkdtempSync(join(tmpdir(), 'sy-diewith-'));
     cp = await cluster.startControlPlane('cp1');
     api = new Api(cp.url);
-    const agents = join(E2E_AGENTS, 'crash');
     const ttl = { WORKER_AGENT_TTL_SECONDS: String(TTL_SECONDS) };
-    const [a, b] = await Promise.all([
-      cluster.startWorker('wa', agents, ['side-effect'], api, ttl),
-      cluster.startWorker('wb', agents, ['side-effect'], api, ttl),
-    ]);
-    workers.set('side-effect@wa', a);
-    workers.set('side-effect@wb', b);
+    workers = await cluster.startWorkers(
+      ['wa', 'wb'],
+      join(E2E_AGENTS, 'crash'),
+      'side-effect',
+      api,
+      ttl,
+    );
     watch = await CompletionWatch.open(cp.url);
   });
 
@@ -65,16 +67,7 @@ describe('agent processes die with their worker (e2e, real processes)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lines = (file: string): LogLine[] => {
-    try {
-      return readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as LogLine);
-    } catch {
-      return [];
-    }
-  };
+  const lines = (file: string) => readJsonLines<LogLine>(file);
 
   it('SIGKILL of the worker kills the agent and its grandchild at once; the task re-runs elsewhere and completes once', async () => {
     const logFile = join(dir, 'side-effect.log');
@@ -92,12 +85,7 @@ describe('agent processes die with their worker (e2e, real processes)', () => {
       50,
     );
     const runningOn = await cluster.waitFor(
-      async () => {
-        const busy = (await api.agents()).filter(
-          (a) => a.id.startsWith('side-effect@') && a.load > 0,
-        );
-        return busy.length === 1 ? busy[0].id : undefined;
-      },
+      () => busyAgent(api, 'side-effect'),
       20_000,
       'the side-effect agent carrying the load',
       100,
@@ -119,11 +107,9 @@ describe('agent processes die with their worker (e2e, real processes)', () => {
     const goneAfterMs = Date.now() - killedAt;
     expect(goneAfterMs).toBeLessThan(1500);
 
-    const done = await cluster.waitFor(
-      async () => {
-        const r = await api.get(`/v1/tasks/${task.id}`);
-        return ['COMPLETED', 'FAILED', 'CANCELLED'].includes(r.body.status) ? r.body : undefined;
-      },
+    const done = await cluster.waitForTaskEnd(
+      api,
+      task.id,
       60_000,
       `task ${task.id} to finish after ${runningOn} was killed`,
     );

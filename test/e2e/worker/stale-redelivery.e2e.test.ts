@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
   ensureBuilt,
   freePort,
   type Proc,
+  readJsonLines,
   sleep,
 } from '../../support/processes';
 
@@ -57,16 +58,7 @@ describe('a stale redelivered task message does not run the agent (e2e, real Rab
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lines = (file: string): LogLine[] => {
-    try {
-      return readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as LogLine);
-    } catch {
-      return [];
-    }
-  };
+  const lines = (file: string) => readJsonLines<LogLine>(file);
 
   it('a message for attempt 0 redelivered after attempt 1 started is acked and dropped', async () => {
     const logFile = join(dir, 'side-effect.log');
