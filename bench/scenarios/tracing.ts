@@ -13,7 +13,7 @@ import { SwitchyardStack } from '../support/switchyard-processes';
 import { AGENTS, CAPABILITY, throughputRun } from './pipeline';
 
 /**
- * A local OTLP/HTTP sink: takes every export (reads the whole body, answers 200) and counts
+ * A local OTLP/HTTP sink (protobuf, the default encoding, or JSON): takes every export (reads the whole body, answers 200) and counts
  * requests and bytes, so the exporters pay their real serialisation and HTTP cost. It parses
  * nothing (the bench client shares the machine with the stacks under test).
  */
@@ -27,7 +27,8 @@ async function startSink(): Promise<{
     req.on('data', (c: Buffer) => (stats.bytes += c.length));
     req.on('end', () => {
       stats.requests++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty 200 is a full success for both encodings (no partial-success body to decode).
+      res.writeHead(200).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -151,8 +152,8 @@ export async function tracingScenario(opts: BenchOptions): Promise<BenchReport> 
     conditions: {
       path: 'the pipeline scenario: HTTP POST /v1/tasks (64 keep-alive clients) → queue → dispatch → RabbitMQ → worker process (builtin stamp) → reply; closed loop',
       modes:
-        'off: no OTLP endpoint (the OpenTelemetry API stays a no-op); full: OTLP/HTTP export, OTEL_TRACES_SAMPLER_RATIO=1; tenth: ratio 0.1 (parent-based: a task tree is sampled or not as a whole)',
-      sink: 'OTLP/HTTP JSON receiver in the bench process: reads each export and answers 200, parses nothing',
+        'off: no OTLP endpoint (the OpenTelemetry API stays a no-op); full: OTLP/HTTP export (protobuf, the default OTEL_EXPORTER_OTLP_PROTOCOL), OTEL_TRACES_SAMPLER_RATIO=1; tenth: ratio 0.1 (parent-based: a task tree is sampled or not as a whole)',
+      sink: 'OTLP/HTTP receiver in the bench process: reads each export and answers 200, parses nothing',
       processes:
         '3 stacks (control plane + worker each) side by side; each repetition runs the 3 modes back to back in rotating order',
       cpu: 'user+system CPU of the stack (control plane + worker) over the run, per task',

@@ -66,6 +66,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     enabled: tracingEnabled(values.observability),
     serviceName: values.observability.serviceName,
     otlpEndpoint: values.observability.otlpEndpoint,
+    otlpProtocol: values.observability.otlpProtocol,
     sampleRatio: values.observability.traceSampleRatio,
   });
   const errorLogger = new NestLogger('HttpError');

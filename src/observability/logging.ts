@@ -44,11 +44,11 @@ export function redactUrl(url: string | undefined): string {
 
 /** nestjs-pino settings: JSON lines, request id on each line, secrets redacted, trace ids mixed in. */
 export function loggerParams(config: ConfigService): Params {
-  // Without tracing there are never trace ids: pino-http would still build an empty child
-  // logger per request for customProps, and call the mixin on every line, for nothing.
-  const traced = tracingEnabled(config.observability)
-    ? { customProps: () => traceIds(), mixin: () => traceIds() }
-    : {};
+  // Without tracing there are never trace ids: the mixin would run on every line for nothing.
+  // No `customProps`: pino-http calls it when a request arrives, before the request's span
+  // exists (HttpTraceInterceptor starts it later), so it only built a child logger per request;
+  // the mixin puts the active span's ids on every line written inside a span.
+  const traced = tracingEnabled(config.observability) ? { mixin: () => traceIds() } : {};
   return {
     pinoHttp: {
       level: config.logging.level,

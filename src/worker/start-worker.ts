@@ -22,6 +22,7 @@ export async function startWorker(
     enabled: tracingEnabled(values.observability),
     serviceName: `${values.observability.serviceName}-worker`,
     otlpEndpoint: values.observability.otlpEndpoint,
+    otlpProtocol: values.observability.otlpProtocol,
     sampleRatio: values.observability.traceSampleRatio,
   });
   const app = await NestFactory.createApplicationContext(

@@ -216,8 +216,7 @@ export class ConsumerRegistry {
           'message_receive',
           {
             'messaging.source.name': sub.queue,
-            'messaging.message.id': message.id,
-            'messaging.rabbitmq.redelivered': msg.fields.redelivered,
+            ...(msg.fields.redelivered ? { 'messaging.rabbitmq.redelivered': true } : {}),
             'switchyard.message_type': message.messageType,
             ...(message.taskId ? { 'task.id': message.taskId } : {}),
           },

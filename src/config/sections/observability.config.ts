@@ -12,6 +12,11 @@ export const observabilitySection = defineSection('observability', 'Metrics and 
     z.string().url().optional(),
     'OTLP/HTTP endpoint (e.g. http://localhost:4318); spans are exported only when set',
   ),
+  otlpProtocol: field(
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+    'OTLP/HTTP encoding of exported spans: http/protobuf (smaller, cheaper to serialise) or http/json',
+  ),
   tracesEnabled: field(
     'OTEL_TRACES_ENABLED',
     bool().optional(),
