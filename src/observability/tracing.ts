@@ -7,8 +7,8 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Tracer,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -21,6 +21,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { PinoStorageContextManager } from './pino-storage-context-manager';
 
 let provider: BasicTracerProvider | undefined;
 
@@ -60,7 +61,8 @@ export function setupTracing(options: TracingOptions): void {
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio) }),
     spanProcessors,
   });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // In nestjs-pino's AsyncLocalStorage, not a second one (see PinoStorageContextManager).
+  context.setGlobalContextManager(new PinoStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
 }
@@ -113,7 +115,14 @@ export async function withSpanFrom<T>(
   return context.with(parent, () => withSpan(name, attributes, fn, kind));
 }
 
-export const tracer = () => trace.getTracer('switchyard');
+let switchyardTracer: Tracer | undefined;
+
+/** This process's tracer (looked up once tracing is set up: not a map lookup per span). */
+export const tracer = (): Tracer =>
+  switchyardTracer ??
+  (provider
+    ? (switchyardTracer = provider.getTracer('switchyard'))
+    : trace.getTracer('switchyard'));
 
 /** Runs `fn` inside a new active span; records errors and ends the span. */
 export async function withSpan<T>(
