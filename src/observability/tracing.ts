@@ -43,7 +43,7 @@ export function tracingEnabled(o: { tracesEnabled?: boolean; otlpEndpoint?: stri
 /**
  * Starts OpenTelemetry once per process. When enabled, spans get real ids (logs carry trace_id,
  * the bus propagates `traceparent`) and are exported when an OTLP endpoint is set. When not, the
- * API stays a no-op: the async-context tracking alone costs about a fifth of a task's CPU.
+ * API stays a no-op: nothing is tracked or stored (what tracing on costs: docs/OBSERVABILITY.md).
  */
 export function setupTracing(options: TracingOptions): void {
   if (provider || options.enabled === false) return;

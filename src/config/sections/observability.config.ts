@@ -20,7 +20,7 @@ export const observabilitySection = defineSection('observability', 'Metrics and 
   tracesEnabled: field(
     'OTEL_TRACES_ENABLED',
     bool().optional(),
-    'Record spans (W3C trace context on the bus, trace_id in logs). Default: on when OTEL_EXPORTER_OTLP_ENDPOINT is set; off otherwise, which saves ~20% CPU per task',
+    'Record spans (W3C trace context on the bus, trace_id in logs). Default: on when OTEL_EXPORTER_OTLP_ENDPOINT is set; off otherwise (what tracing costs: docs/OBSERVABILITY.md)',
   ),
   traceSampleRatio: field(
     'OTEL_TRACES_SAMPLER_RATIO',
