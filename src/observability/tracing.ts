@@ -30,7 +30,7 @@ export interface TracingOptions {
   enabled?: boolean;
   serviceName: string;
   otlpEndpoint?: string;
-  /** OTLP/HTTP body encoding: protobuf (the default, ~half the bytes and CPU of JSON) or JSON. */
+  /** OTLP/HTTP body encoding: protobuf (the default: ~half the bytes of JSON, less CPU) or JSON. */
   otlpProtocol?: 'http/protobuf' | 'http/json';
   sampleRatio: number;
 }
