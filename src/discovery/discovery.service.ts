@@ -262,7 +262,8 @@ export class DiscoveryService {
     });
   }
 
-  private observeUtilization(agent: Pick<AgentRecord, 'id' | 'load' | 'maxLoad'>): void {
+  /** Records an agent's load after a slot was taken or given back elsewhere (the queue's scripts). */
+  observeUtilization(agent: Pick<AgentRecord, 'id' | 'load' | 'maxLoad'>): void {
     this.metrics.agentUtilization.set({ agent: agent.id }, loadRatio(agent));
   }
 }

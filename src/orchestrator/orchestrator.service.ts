@@ -195,21 +195,31 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
         );
       }
       tried.add(agent.id);
-      if (!(await this.discovery.tryReserve(agent.id))) continue;
+      // One script takes the slot and records the agent on the task (visible while it runs: GET
+      // /v1/tasks, the console, delegation-cycle checks). The script that ends the attempt
+      // (complete, fail, defer, park, cancel, timeout) gives the slot back, exactly once.
+      const claim = await this.queue.lifecycle.claimSlot(task.id, task.attempt, agent.id);
+      if (claim.kind === 'stale') {
+        // Cancelled or ended meanwhile: this outcome is refused as stale, nothing changes.
+        return { kind: 'deferred', reason: 'the attempt ended before dispatch', delayMs: 0 };
+      }
+      if (claim.kind === 'full') continue;
+      this.discovery.observeUtilization({ id: agent.id, ...claim });
       this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
       this.waiting.delete(task.id);
-      // Visible on the record while it runs (GET /v1/tasks, the console, delegation-cycle checks).
-      void this.queue.lifecycle.assign(task.id, agent.id).catch(() => undefined);
       try {
         return await this.runOn(agent, task, signal);
       } catch (e) {
-        if (e instanceof BreakerOpenError) continue; // opened meanwhile: next candidate, no attempt spent
-        throw e;
+        if (!(e instanceof BreakerOpenError)) throw e;
+        // Opened meanwhile: next candidate, no attempt spent; the slot goes back first.
+        await this.queue.lifecycle
+          .releaseSlot(task.id, task.attempt, agent.id)
+          .catch(() => undefined);
+        continue;
       } finally {
         const left = (this.localReserved.get(agent.id) ?? 1) - 1;
         if (left > 0) this.localReserved.set(agent.id, left);
         else this.localReserved.delete(agent.id);
-        await this.discovery.release(agent.id).catch(() => undefined);
       }
     }
   }

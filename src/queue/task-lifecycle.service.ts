@@ -15,7 +15,12 @@ import {
 import { ScriptEffects } from './script-effects.service';
 import { asArray, type ScriptResult } from './script-result';
 import { TaskQueries, type WorkflowRecord } from './task-queries.service';
-import { type AttemptCost, type StartedTask, TaskStore } from './task-store.repository';
+import {
+  type AttemptCost,
+  type SlotClaim,
+  type StartedTask,
+  TaskStore,
+} from './task-store.repository';
 import type { CancelReason, RetryPolicyConfig, TaskError, TaskRecord } from './task.types';
 
 export type FailResult =
@@ -64,9 +69,26 @@ export class TaskLifecycle {
     return started;
   }
 
-  /** Records which agent runs the attempt (visible on the record while it runs). */
+  /**
+   * Records which agent runs the attempt, without a slot (the dispatch loop's {@link claimSlot}
+   * records it with the slot; this is for runs outside the registry).
+   */
   async assign(taskId: string, agentId: string): Promise<void> {
     await this.store.setFields(taskId, { agent: agentId });
+  }
+
+  /**
+   * Takes one slot on the agent for the RUNNING attempt and records the agent on the task (one
+   * script). The slot is given back by the script that ends the attempt (complete, fail, defer,
+   * park, cancel, timeout), exactly once; {@link releaseSlot} gives it back without ending it.
+   */
+  claimSlot(taskId: string, attempt: number, agentId: string): Promise<SlotClaim> {
+    return this.store.claimSlot(taskId, attempt, agentId, 'claim');
+  }
+
+  /** Gives back the slot the attempt holds on the agent (the attempt goes on, e.g. elsewhere). */
+  async releaseSlot(taskId: string, attempt: number, agentId: string): Promise<boolean> {
+    return (await this.store.claimSlot(taskId, attempt, agentId, 'release')).kind === 'claimed';
   }
 
   /** Completes attempt `attempt` of a RUNNING task exactly once; false for a late/duplicate reply. */

@@ -58,6 +58,16 @@ interface QueueCommands {
     now: number,
   ): Promise<string>;
   requeue(base: string, id: string, now: number): Promise<string>;
+  claimSlot(
+    base: string,
+    agentKey: string,
+    expiryKey: string,
+    id: string,
+    attempt: number,
+    agent: string,
+    prefix: string,
+    mode: 'claim' | 'release',
+  ): Promise<number[]>;
   blockedEdges(
     base: string,
     mode: 'edges' | 'verify',
@@ -90,6 +100,14 @@ export interface StartedTask {
   /** When it became READY (ms), for the dispatch-latency metric. */
   readyAt?: number;
 }
+
+/**
+ * A slot claim: `claimed` (the attempt holds one slot on the agent, load/maxLoad after it), `full`
+ * (the agent refused: unknown, expired, not accepting work or full) or `stale` (the task is no
+ * longer RUNNING with that attempt, or the attempt already holds a slot).
+ */
+export type SlotClaim =
+  { kind: 'claimed'; load: number; maxLoad: number } | { kind: 'full' } | { kind: 'stale' };
 
 /** An attempt's cost as the scripts take it: USD, input tokens, output tokens. */
 const costArgs = (cost: AttemptCost): [number, number, number] => [
@@ -277,6 +295,31 @@ export class TaskStore implements OnModuleInit {
 
   async requeue(id: string, now = Date.now()): Promise<ScriptResult> {
     return parseScriptResult(await this.conn.requeue(this.base, id, now));
+  }
+
+  /**
+   * Takes one slot on `agentId` for the RUNNING attempt and records it (and the agent) on the task,
+   * in one script (commands/claim-slot-3.lua). The script that ends the attempt gives it back.
+   * `release`: gives it back without ending the attempt.
+   */
+  async claimSlot(
+    id: string,
+    attempt: number,
+    agentId: string,
+    mode: 'claim' | 'release' = 'claim',
+  ): Promise<SlotClaim> {
+    const [code, load, maxLoad] = await this.conn.claimSlot(
+      this.base,
+      this.redis.key('agent', agentId),
+      this.redis.key('agent_expiry'),
+      id,
+      attempt,
+      agentId,
+      this.redis.prefix,
+      mode,
+    );
+    if (code === 1) return { kind: 'claimed', load: Number(load), maxLoad: Number(maxLoad) };
+    return code === -1 ? { kind: 'stale' } : { kind: 'full' };
   }
 
   /** Parks a RUNNING attempt no live agent can take (see commands/park-1.lua). */

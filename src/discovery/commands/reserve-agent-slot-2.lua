@@ -1,6 +1,7 @@
 --[[
   Reserves one task slot on an agent: when it is live, AVAILABLE or BUSY, and load < maxLoad,
-  increments its load and re-scores it in its capability indexes.
+  increments its load and re-scores it in its capability indexes. (The dispatch loop takes its
+  slots with the queue's claim-slot-3.lua, which also records the slot on the task.)
 
   KEYS[1] agent hash         P..'agent:'..id
   KEYS[2] expiry index       P..'agent_expiry'
@@ -11,13 +12,8 @@
   work or full).
 ]]
 --@include "lib-agent.lua"
+--@include "lib-slot.lua"
 
-local prefix, id = ARGV[1], ARGV[2]
-if not is_live(prefix, id, now_ms()) then return { 0 } end
-local f = redis.call('HMGET', KEYS[1], 'status', 'load', 'maxLoad', 'capabilities')
-if f[1] ~= 'AVAILABLE' and f[1] ~= 'BUSY' then return { 0 } end
-local load, max_load = tonumber(f[2]), tonumber(f[3])
-if load >= max_load then return { 0 } end
-load = redis.call('HINCRBY', KEYS[1], 'load', 1)
-rescore(prefix, cjson.decode(f[4]), id, load / max_load)
+local load, max_load = reserve_slot(ARGV[1], KEYS[1], ARGV[2])
+if not load then return { 0 } end
 return { 1, load, max_load }

@@ -25,10 +25,11 @@ local id = ARGV[1]
 local now = tonumber(ARGV[4])
 local k = tkey(B, id)
 local ready, events = {}, {}
-local f = rcall("HMGET", k, "status", "attempt")
+local f = rcall("HMGET", k, "status", "attempt", "slot", "slotp")
 if f[1] ~= "RUNNING" or f[2] ~= ARGV[2] then
   return result(false, {status = f[1] or "", attempt = tonumber(f[2] or "-1")}, ready, events)
 end
+releaseTaskSlot(k, f[3], f[4])
 if ARGV[5] ~= "" then rcall("HSET", k, "agent", ARGV[5]) end
 local over = addCost(B, id, tonumber(ARGV[6] or "0") or 0, tonumber(ARGV[7] or "0") or 0,
   tonumber(ARGV[8] or "0") or 0)

@@ -34,10 +34,11 @@ local due = tonumber(ARGV[5])
 local now = tonumber(ARGV[7])
 local k = tkey(B, id)
 local ready, events = {}, {}
-local f = rcall("HMGET", k, "status", "attempt")
+local f = rcall("HMGET", k, "status", "attempt", "slot", "slotp")
 if f[1] ~= "RUNNING" or f[2] ~= ARGV[2] then
   return result(false, {status = f[1] or "", attempt = tonumber(f[2] or "-1")}, ready, events)
 end
+releaseTaskSlot(k, f[3], f[4])
 if ARGV[8] ~= "" then rcall("HSET", k, "agent", ARGV[8]) end
 rcall("ZREM", B .. "running", id)
 local errJson, reason = ARGV[4], ARGV[6]

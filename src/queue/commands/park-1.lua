@@ -16,10 +16,11 @@ local id = ARGV[1]
 local now = tonumber(ARGV[4])
 local k = tkey(B, id)
 local ready, events = {}, {}
-local f = rcall("HMGET", k, "status", "attempt", "seq", "cap", "waitTo", "waitSince")
+local f = rcall("HMGET", k, "status", "attempt", "seq", "cap", "waitTo", "waitSince", "slot", "slotp")
 if f[1] ~= "RUNNING" or f[2] ~= ARGV[2] then
   return result(false, {status = f[1] or ""}, ready, events)
 end
+releaseTaskSlot(k, f[7], f[8])
 local since = tonumber(f[6] or "") or now
 rcall("HSET", k, "status", "READY", "updated", now, "reason", ARGV[3], "waitSince", since)
 rcall("HINCRBY", k, "gen", 1) -- any job still around for it is stale now

@@ -24,13 +24,15 @@ local B = KEYS[1]
 local id = ARGV[1]
 local now = tonumber(ARGV[3])
 local k = tkey(B, id)
-local f = rcall("HMGET", k, "status", "gen", "timeout", "seq", "retryAt")
+local f = rcall("HMGET", k, "status", "gen", "timeout", "seq", "retryAt", "slot", "slotp")
 if not f[1] then return nil end
 if ARGV[2] ~= "" and f[2] ~= ARGV[2] then return nil end
 local redelivered = 0
 if f[1] == "RUNNING" then
   if ARGV[2] == "" then return nil end
   redelivered = 1
+  -- the crashed run's slot: the restarted attempt claims its own
+  releaseTaskSlot(k, f[6], f[7])
 elseif f[1] ~= "READY" then
   return nil
 end

@@ -31,6 +31,8 @@
   and returned to the caller, which emits them after the script succeeded.
 ]]
 local rcall = redis.call
+--@include "../../discovery/commands/lib-agent.lua"
+--@include "../../discovery/commands/lib-slot.lua"
 
 local function tkey(B, id)
   return B .. "t:" .. id
@@ -55,6 +57,16 @@ local function setIndex(B, id, from, to, seq)
     rcall("ZREM", B .. "s:" .. from, id)
   end
   rcall("ZADD", B .. "s:" .. to, seq, id)
+end
+
+-- Gives back the agent slot an attempt holds (fields slot = agent id, slotp = discovery key
+-- prefix, written by claim-slot-3.lua) in the same step that ends the attempt: the fields go with
+-- the release, so a slot is given back exactly once whichever path ends the attempt (complete,
+-- fail, retry, defer, park, cancel, timeout, a restart after a crash).
+local function releaseTaskSlot(k, slot, slotp)
+  if not slot then return end
+  rcall("HDEL", k, "slot", "slotp")
+  release_slot(slotp, agent_key(slotp, slot), slot)
 end
 
 -- READY with a new generation, and an outbox entry until its BullMQ job is known to exist.
@@ -103,7 +115,9 @@ end
 -- Marks a non-terminal task terminal (no propagation: see propagate).
 local function markTerminal(B, id, status, reason, now, errJson, events)
   local k = tkey(B, id)
-  local f = rcall("HMGET", k, "status", "seq", "gen", "wf", "retryAt", "watch", "attempt")
+  local f = rcall("HMGET", k, "status", "seq", "gen", "wf", "retryAt", "watch", "attempt", "slot",
+    "slotp")
+  releaseTaskSlot(k, f[8], f[9])
   rcall("HSET", k, "status", status, "updated", now, "finished", now)
   setReason(k, reason)
   -- readyAt only serves a READY task (reconciler, dispatch latency): a finished one drops it.

@@ -22,8 +22,10 @@ export interface DiscoveryFixture {
 }
 
 /** The real discovery service on the real Redis, with its own key prefix. */
-export async function discoveryFixture(env: Env = {}): Promise<DiscoveryFixture> {
-  const prefix = uniquePrefix('disc');
+export async function discoveryFixture(
+  env: Env = {},
+  prefix = uniquePrefix('disc'),
+): Promise<DiscoveryFixture> {
   const config = new ConfigService(
     loadConfig({ REDIS_URL: process.env.REDIS_URL, ...env, REDIS_KEY_PREFIX: prefix }),
   );
