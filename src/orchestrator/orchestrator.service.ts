@@ -19,6 +19,7 @@ import { TaskQueueService } from '../queue/task-queue.service';
 import type { TaskRunner } from '../queue/task-runner';
 import type {
   AttemptCostReport,
+  HeldSlot,
   TaskError,
   TaskHandlerOutcome,
   TaskRecord,
@@ -108,7 +109,11 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     if (this.started) return;
     this.started = true;
     // The dispatch loop: this instance's runner takes READY jobs and hands each task to dispatch().
-    this.runner = this.queue.createRunner((task, signal) => this.dispatch(task, signal));
+    this.runner = this.queue.createRunner(
+      (task, signal, held) => this.dispatch(task, signal, held),
+      // The start script takes the slot on the agent picked here (one round trip for both).
+      { pick: (capability) => this.pick(capability), unpick: (id) => this.unreserve(id) },
+    );
     this.runner.start(this.config.orchestrator.concurrency);
     // Tasks the bus dead-lettered back (the agent's handler failed, or the task sat in a queue
     // nobody consumes past BUS_TASK_TTL_MS): fail that attempt now, so it is retried elsewhere
@@ -175,8 +180,29 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   }
 
   /** The queue's handler for one RUNNING task. Never throws: every path is an outcome. */
-  async dispatch(task: TaskRecord, signal: AbortSignal): Promise<TaskHandlerOutcome> {
+  async dispatch(
+    task: TaskRecord,
+    signal: AbortSignal,
+    held?: HeldSlot,
+  ): Promise<TaskHandlerOutcome> {
     const tried = new Set<string>();
+    if (held) {
+      // The start script took the slot on the agent pick() chose (counted in localReserved).
+      tried.add(held.agentId);
+      this.discovery.observeUtilization({ id: held.agentId, ...held });
+      const agent =
+        this.candidateCache.get(task.capability)?.agents.find((a) => a.id === held.agentId) ??
+        (await this.discovery.tryGet(held.agentId));
+      if (agent) {
+        const outcome = await this.runHeld(agent, task, signal);
+        if (outcome) return outcome;
+      } else {
+        this.unreserve(held.agentId);
+        await this.queue.lifecycle
+          .releaseSlot(task.id, task.attempt, held.agentId)
+          .catch(() => undefined);
+      }
+    }
     let candidates = await this.candidates(task.capability, false);
     for (let fresh = false; ;) {
       const agent = selectAgent(this.byLocalLoad(candidates), this.breakers, tried);
@@ -206,22 +232,56 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       if (claim.kind === 'full') continue;
       this.discovery.observeUtilization({ id: agent.id, ...claim });
       this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
-      this.waiting.delete(task.id);
-      try {
-        return await this.runOn(agent, task, signal);
-      } catch (e) {
-        if (!(e instanceof BreakerOpenError)) throw e;
-        // Opened meanwhile: next candidate, no attempt spent; the slot goes back first.
-        await this.queue.lifecycle
-          .releaseSlot(task.id, task.attempt, agent.id)
-          .catch(() => undefined);
-        continue;
-      } finally {
-        const left = (this.localReserved.get(agent.id) ?? 1) - 1;
-        if (left > 0) this.localReserved.set(agent.id, left);
-        else this.localReserved.delete(agent.id);
-      }
+      const outcome = await this.runHeld(agent, task, signal);
+      if (outcome) return outcome;
     }
+  }
+
+  /**
+   * Runs the attempt on `agent`, whose slot it holds (counted in localReserved). Undefined when
+   * the agent's breaker opened before the send: the slot went back, try the next candidate (no
+   * attempt spent).
+   */
+  private async runHeld(
+    agent: AgentRecord,
+    task: TaskRecord,
+    signal: AbortSignal,
+  ): Promise<TaskHandlerOutcome | undefined> {
+    this.waiting.delete(task.id);
+    try {
+      return await this.runOn(agent, task, signal);
+    } catch (e) {
+      if (!(e instanceof BreakerOpenError)) throw e;
+      await this.queue.lifecycle
+        .releaseSlot(task.id, task.attempt, agent.id)
+        .catch(() => undefined);
+      return undefined;
+    } finally {
+      this.unreserve(agent.id);
+    }
+  }
+
+  /**
+   * The agent a task of `capability` would go to, from the cached candidates only (no Redis
+   * read): least loaded counting this instance's own reservations, breaker permitting, not full
+   * as far as this instance knows. Counted as reserved here; the runner calls {@link unreserve}
+   * when the start took no slot on it.
+   */
+  private pick(capability: string): string | undefined {
+    const cached = this.candidateCache.get(capability);
+    if (!cached || cached.until <= Date.now()) return undefined;
+    const agent = selectAgent(this.byLocalLoad(cached.agents), this.breakers);
+    if (!agent || agent.load + (this.localReserved.get(agent.id) ?? 0) >= agent.maxLoad) {
+      return undefined;
+    }
+    this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
+    return agent.id;
+  }
+
+  private unreserve(agentId: string): void {
+    const left = (this.localReserved.get(agentId) ?? 1) - 1;
+    if (left > 0) this.localReserved.set(agentId, left);
+    else this.localReserved.delete(agentId);
   }
 
   /**

@@ -49,7 +49,7 @@ export class JobPusher implements OnModuleDestroy {
     this.pending = null;
     if (!batch) return;
     try {
-      // Outbox entries stay until the job starts (start-1.lua removes them): one round trip
+      // Outbox entries stay until the job starts (start-3.lua removes them): one round trip
       // less per batch, and a crash right after this call still leaves a trace.
       await this.jobs.add(batch.entries);
       for (const w of batch.waiters) w.resolve();

@@ -118,12 +118,13 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
         'gen',
         'prio',
         'readyAt',
+        'cap',
       );
       const entries: ReadyEntry[] = [];
       parsed.forEach(([id, gen], i) => {
-        const [status, g, prio, readyAt] = rows[i] ?? [];
+        const [status, g, prio, readyAt, cap] = rows[i] ?? [];
         if (status === 'READY' && Number(g) === gen)
-          entries.push([id, gen, Number(prio), Number(readyAt)]);
+          entries.push([id, gen, Number(prio), Number(readyAt), cap ?? undefined]);
       });
       await this.pusher.jobs.add(entries);
       await this.store.removeMembers(k.outbox, members);

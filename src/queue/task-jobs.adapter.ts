@@ -3,14 +3,18 @@ import { Logger } from '@nestjs/common';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { RedisService } from '../redis/redis.service';
 
-/** What a BullMQ job carries: which task, and which READY generation of it. */
+/**
+ * What a BullMQ job carries: which task, which READY generation of it, and its capability (so
+ * the runner can pick an agent before it starts the task; absent on jobs the reconciler pushed).
+ */
 export interface TaskJobData {
   taskId: string;
   gen: number;
+  cap?: string;
 }
 
-/** A READY task to be pushed as a job: [id, gen, priority 1..10, due ms]. */
-export type ReadyEntry = [string, number, number, number];
+/** A READY task to be pushed as a job: [id, gen, priority 1..10, due ms, capability?]. */
+export type ReadyEntry = [string, number, number, number, string?];
 
 /**
  * BullMQ: lower number = served first; 0 would bypass the priority set. Priorities 10..1 map to
@@ -70,9 +74,9 @@ export class TaskJobsAdapter {
     this.open();
     const now = Date.now();
     await this.queue!.addBulk(
-      entries.map(([taskId, gen, priority, due]) => ({
+      entries.map(([taskId, gen, priority, due, cap]) => ({
         name: 'task',
-        data: { taskId, gen },
+        data: cap ? { taskId, gen, cap } : { taskId, gen },
         opts: {
           jobId: jobIdFor(taskId, gen),
           priority: bullPriority(priority),

@@ -48,10 +48,20 @@ export class TaskLifecycle {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Marks the task of a job (id + READY generation) RUNNING; undefined for a stale job. */
-  async start(taskId: string, gen: string): Promise<StartedTask | undefined> {
+  /**
+   * Marks the task of a job (id + READY generation) RUNNING; undefined for a stale job.
+   * `agentId`: also take a slot on that agent for the attempt, in the same script (`slot` on the
+   * result when taken; like {@link claimSlot}, the script that ends the attempt gives it back).
+   */
+  async start(taskId: string, gen: string, agentId?: string): Promise<StartedTask | undefined> {
     const now = Date.now();
-    const started = await this.store.start(taskId, gen, this.config.queue.reconcileGraceMs, now);
+    const started = await this.store.start(
+      taskId,
+      gen,
+      this.config.queue.reconcileGraceMs,
+      now,
+      agentId,
+    );
     if (!started) return undefined;
     const { task, redelivered, readyAt } = started;
     if (readyAt !== undefined && !redelivered) {

@@ -12,7 +12,14 @@ import { TaskSubmission } from './task-submission.service';
 import { TaskWatcher } from './task-watcher.service';
 import type { TaskJobsAdapter } from './task-jobs.adapter';
 import type { CreateTaskInput, CreateWorkflowInput, ListTasksQuery } from './task.schemas';
-import type { CancelReason, TaskError, TaskHandler, TaskRecord, TaskTreeNode } from './task.types';
+import type {
+  CancelReason,
+  SlotPicker,
+  TaskError,
+  TaskHandler,
+  TaskRecord,
+  TaskTreeNode,
+} from './task.types';
 
 export type { DeadlockCycle, FailResult, QueueCounts, WorkflowRecord };
 export { TaskStatus } from './task.types';
@@ -148,8 +155,8 @@ export class TaskQueueService {
   }
 
   /** A runner for `handler` on this instance (see {@link TaskRunner}); the orchestrator's dispatch. */
-  createRunner(handler: TaskHandler): TaskRunner {
-    return new TaskRunner(this.lifecycle, this.pusher, this.watcher, handler);
+  createRunner(handler: TaskHandler, picker?: SlotPicker): TaskRunner {
+    return new TaskRunner(this.lifecycle, this.pusher, this.watcher, handler, picker);
   }
 
   /** Runs READY tasks through `handler` (tests and benchmarks of the queue on its own). */

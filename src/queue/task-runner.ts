@@ -7,7 +7,13 @@ import { OutcomeBacklog } from './outcome-backlog';
 import type { JobPusher } from './job-pusher.service';
 import type { TaskLifecycle } from './task-lifecycle.service';
 import type { TaskWatcher } from './task-watcher.service';
-import type { TaskHandler, TaskHandlerOutcome, TaskRecord } from './task.types';
+import type {
+  HeldSlot,
+  SlotPicker,
+  TaskHandler,
+  TaskHandlerOutcome,
+  TaskRecord,
+} from './task.types';
 
 /**
  * Runs READY tasks through a handler, `concurrency` at a time on this instance: a BullMQ worker
@@ -27,6 +33,7 @@ export class TaskRunner {
     private readonly pusher: JobPusher,
     private readonly watcher: TaskWatcher,
     private readonly handler: TaskHandler,
+    private readonly picker?: SlotPicker,
   ) {}
 
   start(concurrency: number): void {
@@ -36,7 +43,7 @@ export class TaskRunner {
     });
     this.pusher.jobs.startWorker(
       (data) =>
-        this.process(data.taskId, String(data.gen)).catch((e: Error) => {
+        this.process(data.taskId, String(data.gen), data.cap).catch((e: Error) => {
           // Never fail the BullMQ job: a failed job keeps its id, so the reconciler could not
           // push it again. The task record tells what to repair: a READY task keeps its outbox
           // entry, a RUNNING one meets its deadline.
@@ -61,15 +68,23 @@ export class TaskRunner {
     return this.running.size;
   }
 
-  private async process(taskId: string, gen: string): Promise<void> {
-    const started = await this.lifecycle.start(taskId, gen);
+  private async process(taskId: string, gen: string, capability?: string): Promise<void> {
+    // The job names the capability: the dispatcher picks the agent now and the start script
+    // takes its slot in the same round trip.
+    const picked = capability ? this.picker?.pick(capability) : undefined;
+    let started;
+    try {
+      started = await this.lifecycle.start(taskId, gen, picked);
+    } finally {
+      if (picked && !started?.slot) this.picker?.unpick(picked);
+    }
     if (!started) return;
-    const { task } = started;
+    const { task, slot } = started;
     const deadline = new AttemptDeadline(task.timeoutMs);
     this.running.set(task.id, { attempt: task.attempt, deadline });
     let outcome: TaskHandlerOutcome | 'cancelled';
     try {
-      outcome = await this.execute(task, deadline);
+      outcome = await this.execute(task, deadline, slot);
     } finally {
       deadline.dispose();
       this.running.delete(task.id);
@@ -102,6 +117,7 @@ export class TaskRunner {
   private async execute(
     task: TaskRecord,
     deadline: AttemptDeadline,
+    held?: HeldSlot,
   ): Promise<TaskHandlerOutcome | 'cancelled'> {
     try {
       // The dispatch joins the trace the task was submitted in (stored at enqueue).
@@ -109,7 +125,7 @@ export class TaskRunner {
         task.traceContext,
         'task_execution',
         { 'task.id': task.id, capability: task.capability, attempt: task.attempt },
-        () => Promise.race([this.handler(task, deadline.signal), deadline.aborted()]),
+        () => Promise.race([this.handler(task, deadline.signal, held), deadline.aborted()]),
       );
       if (winner === 'cancelled') return 'cancelled';
       if (winner === 'timeout') {

@@ -20,11 +20,15 @@ interface QueueCommands {
   enqueue(base: string, input: string, now: number): Promise<string>;
   start(
     base: string,
+    agentKey: string,
+    expiryKey: string,
     id: string,
     gen: string,
     now: number,
     graceMs: number,
-  ): Promise<[string[], string[], number, string] | null>;
+    agent: string,
+    prefix: string,
+  ): Promise<[string[], string[], number, string, number[]] | null>;
   complete(
     base: string,
     id: string,
@@ -99,6 +103,8 @@ export interface StartedTask {
   redelivered: boolean;
   /** When it became READY (ms), for the dispatch-latency metric. */
   readyAt?: number;
+  /** The slot the start took on the agent the caller named (absent: none taken). */
+  slot?: { agentId: string; load: number; maxLoad: number };
 }
 
 /**
@@ -220,16 +226,30 @@ export class TaskStore implements OnModuleInit {
     return parseScriptResult(await this.conn.enqueue(this.base, JSON.stringify(input), now));
   }
 
-  /** Marks the task of a job RUNNING; undefined for a stale job. */
+  /**
+   * Marks the task of a job RUNNING; undefined for a stale job. `agentId`: also take a slot on
+   * that agent for the attempt, in the same script (see commands/start-3.lua).
+   */
   async start(
     taskId: string,
     gen: string,
     graceMs: number,
     now = Date.now(),
+    agentId = '',
   ): Promise<StartedTask | undefined> {
-    const res = await this.conn.start(this.base, taskId, gen, now, graceMs);
+    const res = await this.conn.start(
+      this.base,
+      this.redis.key('agent', agentId),
+      this.redis.key('agent_expiry'),
+      taskId,
+      gen,
+      now,
+      graceMs,
+      agentId,
+      this.redis.prefix,
+    );
     if (!res) return undefined;
-    const [flat, depFlat, redelivered, budgetLeft] = res;
+    const [flat, depFlat, redelivered, budgetLeft, slot] = res;
     const h = flatToObject(flat);
     const deps: DependencyInfo[] = [];
     for (let i = 0; i + 4 < depFlat.length; i += 5)
@@ -241,6 +261,9 @@ export class TaskStore implements OnModuleInit {
       task,
       redelivered: redelivered === 1,
       readyAt: h.readyAt ? Number(h.readyAt) : undefined,
+      ...(slot && slot.length === 2
+        ? { slot: { agentId, load: Number(slot[0]), maxLoad: Number(slot[1]) } }
+        : {}),
     };
   }
 

@@ -162,4 +162,26 @@ export type TaskHandlerOutcome =
  * Runs one task that the queue has marked RUNNING. `signal` aborts when the task is cancelled
  * or its timeout passes.
  */
-export type TaskHandler = (task: TaskRecord, signal: AbortSignal) => Promise<TaskHandlerOutcome>;
+/** A slot on an agent the start already took for the attempt (see {@link SlotPicker}). */
+export interface HeldSlot {
+  agentId: string;
+  load: number;
+  maxLoad: number;
+}
+
+export type TaskHandler = (
+  task: TaskRecord,
+  signal: AbortSignal,
+  held?: HeldSlot,
+) => Promise<TaskHandlerOutcome>;
+
+/**
+ * Lets the runner's start script take the agent slot too (one round trip instead of two): the
+ * dispatcher names, from what it already knows, the agent it would choose for a capability.
+ */
+export interface SlotPicker {
+  /** The agent to try for a task of this capability; undefined: none known now. Synchronous. */
+  pick(capability: string): string | undefined;
+  /** The start took no slot on the picked agent (it was full or gone, or the job was stale). */
+  unpick(agentId: string): void;
+}

@@ -73,7 +73,7 @@ end
 -- `due` > now means a delayed (retry or deferred) READY task.
 local function makeReady(B, id, now, due, reason, ready, events)
   local k = tkey(B, id)
-  local f = rcall("HMGET", k, "status", "seq", "prio", "retryAt")
+  local f = rcall("HMGET", k, "status", "seq", "prio", "retryAt", "cap")
   local gen = rcall("HINCRBY", k, "gen", 1)
   rcall("HSET", k, "status", "READY", "updated", now, "readyAt", due)
   setReason(k, reason)
@@ -89,7 +89,8 @@ local function makeReady(B, id, now, due, reason, ready, events)
   -- A re-dispatch after an infrastructure loss goes ahead of new work of the same priority.
   local jobPrio = tonumber(f[3])
   if reason == "redispatch" then jobPrio = jobPrio + 0.5 end
-  ready[#ready + 1] = {id, gen, jobPrio, due}
+  -- the capability rides on the job, so the runner can pick an agent before it starts the task
+  ready[#ready + 1] = {id, gen, jobPrio, due, f[5] or ""}
   pushEvent(B, events, "ready", id, reason)
 end
 

@@ -1,4 +1,5 @@
 import { discoveryFixture, type DiscoveryFixture } from '../discovery/discovery-fixture';
+import { TaskStore } from '../../../src/queue/task-store.repository';
 import { type QueueHarness, startQueue } from './queue-harness';
 
 /**
@@ -100,5 +101,32 @@ describe('agent slots held by task attempts (real Redis)', () => {
     await h.queue.lifecycle.claimSlot('a', 0, 'ag');
     await h.queue.complete('a', 0, 'ok', 'ag');
     expect(await load()).toBe(0);
+  });
+
+  it('takes the slot in the start script when the runner names an agent; a re-delivery gives it back first', async () => {
+    await h.queue.enqueue({ id: 'a', capability: 'x' });
+    const [gen] = await h.get(TaskStore).fields('a', 'gen');
+    const started = await h.queue.lifecycle.start('a', gen!, 'ag');
+    expect(started?.slot).toEqual({ agentId: 'ag', load: 1, maxLoad: 2 });
+    expect(started?.task.agentId).toBe('ag');
+    expect(await load()).toBe(1);
+    // the same job again (its control plane died): the restarted attempt holds one slot, not two
+    const again = await h.queue.lifecycle.start('a', gen!, 'ag');
+    expect(again?.redelivered).toBe(true);
+    expect(again?.slot).toEqual({ agentId: 'ag', load: 1, maxLoad: 2 });
+    expect(await load()).toBe(1);
+    await h.queue.complete('a', 0, 'ok', 'ag');
+    expect(await load()).toBe(0);
+  });
+
+  it('starts without a slot when the named agent is full (the dispatcher claims elsewhere)', async () => {
+    await d.service.tryReserve('ag');
+    await d.service.tryReserve('ag');
+    await h.queue.enqueue({ id: 'a', capability: 'x' });
+    const [gen] = await h.get(TaskStore).fields('a', 'gen');
+    const started = await h.queue.lifecycle.start('a', gen!, 'ag');
+    expect(started?.task.status).toBe('RUNNING');
+    expect(started?.slot).toBeUndefined();
+    expect(await load()).toBe(2);
   });
 });
