@@ -36,6 +36,8 @@ import { workerControlId } from '../contracts/worker-control-id.util';
 import { type TaskMessagePayload, taskResultPayloadSchema } from '../contracts/task-message.schema';
 
 const CANDIDATES = 25;
+/** How long past its expiry the candidate cache may still name an agent to try (a hint). */
+const PICK_STALE_MS = 1000;
 
 /**
  * The Claude session an attempt may resume: the previous attempt stalled or timed out after its
@@ -83,6 +85,9 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   /** Slots this instance holds per agent (reserved and not yet released). */
   private readonly localReserved = new Map<string, number>();
   private readonly candidateCache = new Map<string, { agents: AgentRecord[]; until: number }>();
+  private readonly candidateReads = new Map<string, Promise<AgentRecord[]>>();
+  /** Capabilities whose candidate list is being read again for {@link pick}. */
+  private readonly refreshing = new Set<string>();
   private started = false;
   private runner?: TaskRunner;
 
@@ -263,19 +268,31 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
 
   /**
    * The agent a task of `capability` would go to, from the cached candidates only (no Redis
-   * read): least loaded counting this instance's own reservations, breaker permitting, not full
-   * as far as this instance knows. Counted as reserved here; the runner calls {@link unreserve}
-   * when the start took no slot on it.
+   * read): least loaded counting this instance's own reservations, breaker permitting. Only a
+   * hint — the start script's reservation is authoritative, and a refused one falls back to
+   * {@link dispatch}'s own choice — so the list may be up to {@link PICK_STALE_MS} past its
+   * expiry (dispatch refreshes it). Counted as reserved here; the runner calls
+   * {@link unreserve} when the start took no slot on it.
    */
   private pick(capability: string): string | undefined {
     const cached = this.candidateCache.get(capability);
-    if (!cached || cached.until <= Date.now()) return undefined;
+    const now = Date.now();
+    // Expired or cold (e.g. the first jobs of a burst after a pause): read it again in the
+    // background, once, so the jobs right behind these pick from it.
+    if (!cached || cached.until <= now) this.refreshCandidates(capability);
+    if (!cached || cached.until + PICK_STALE_MS <= now) return undefined;
     const agent = selectAgent(this.byLocalLoad(cached.agents), this.breakers);
-    if (!agent || agent.load + (this.localReserved.get(agent.id) ?? 0) >= agent.maxLoad) {
-      return undefined;
-    }
+    if (!agent) return undefined;
     this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
     return agent.id;
+  }
+
+  private refreshCandidates(capability: string): void {
+    if (this.refreshing.has(capability)) return;
+    this.refreshing.add(capability);
+    void this.candidates(capability, true)
+      .catch(() => undefined)
+      .finally(() => this.refreshing.delete(capability));
   }
 
   private unreserve(agentId: string): void {
@@ -304,6 +321,20 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     const ttl = this.config.orchestrator.candidateCacheMs;
     const cached = this.candidateCache.get(capability);
     if (!fresh && cached && cached.until > Date.now()) return cached.agents;
+    if (fresh || ttl === 0) return this.readCandidates(capability, ttl);
+    // One read per capability at a time: a burst of dispatches on a cold cache shares it (each
+    // used to read the same list itself, hundreds at once).
+    let reading = this.candidateReads.get(capability);
+    if (!reading) {
+      reading = this.readCandidates(capability, ttl).finally(() =>
+        this.candidateReads.delete(capability),
+      );
+      this.candidateReads.set(capability, reading);
+    }
+    return reading;
+  }
+
+  private async readCandidates(capability: string, ttl: number): Promise<AgentRecord[]> {
     const ratio = this.config.orchestrator.maxLoadRatio;
     const agents = await this.discovery.find({
       capability,
