@@ -29,15 +29,12 @@ import { BreakerRegistry } from '../resilience/breaker-registry.service';
 import { selectAgent } from '../resilience/select-agent.util';
 import { AgentLostError } from './agent-lost.error';
 import { AgentReportedFailure } from './agent-reported-failure.error';
+import { AgentPicker } from './agent-picker';
 import { InFlightRegistry } from './in-flight.registry';
 import { ErrorCode } from '../common/errors/error-code.enum';
 import { countsAgainstAgent, errorTypeOf, TaskErrorType } from '../resilience/task-error-catalogue';
 import { workerControlId } from '../contracts/worker-control-id.util';
 import { type TaskMessagePayload, taskResultPayloadSchema } from '../contracts/task-message.schema';
-
-const CANDIDATES = 25;
-/** How long past its expiry the candidate cache may still name an agent to try (a hint). */
-const PICK_STALE_MS = 1000;
 
 /**
  * The Claude session an attempt may resume: the previous attempt stalled or timed out after its
@@ -72,6 +69,11 @@ function costOf(
  * capability whose breaker is not open → a reserved slot on it → the task over the bus → the
  * agent's reply → complete or fail (the queue applies the retry policy and releases dependents).
  * No agent free: the task waits (deferred, not an attempt) and is offered again shortly.
+ *
+ * Agent choice lives in {@link AgentPicker}. What is left here (~530 lines) is one attempt's life
+ * on the bus — send, await the reply or the agent's loss, map errors, cancel — plus the waiting
+ * set and the liveness sweep that share its in-flight registry; splitting those apart would put
+ * one attempt's state in several classes.
  */
 @Injectable()
 export class OrchestratorService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -82,12 +84,7 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   private unsubscribeAgents?: () => void;
   private redispatch?: Subscription;
   private readonly waiting = new Set<string>();
-  /** Slots this instance holds per agent (reserved and not yet released). */
-  private readonly localReserved = new Map<string, number>();
-  private readonly candidateCache = new Map<string, { agents: AgentRecord[]; until: number }>();
-  private readonly candidateReads = new Map<string, Promise<AgentRecord[]>>();
-  /** Capabilities whose candidate list is being read again for {@link pick}. */
-  private readonly refreshing = new Set<string>();
+  private readonly picker: AgentPicker;
   private started = false;
   private runner?: TaskRunner;
 
@@ -100,7 +97,12 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     private readonly events: EventsService,
     private readonly metrics: MetricsService,
     @Optional() private readonly credentials?: TaskCredentialService,
-  ) {}
+  ) {
+    this.picker = new AgentPicker(discovery, breakers, {
+      cacheMs: config.orchestrator.candidateCacheMs,
+      maxLoadRatio: config.orchestrator.maxLoadRatio,
+    });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.orchestrator.enabled) {
@@ -117,7 +119,10 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
     this.runner = this.queue.createRunner(
       (task, signal, held) => this.dispatch(task, signal, held),
       // The start script takes the slot on the agent picked here (one round trip for both).
-      { pick: (capability) => this.pick(capability), unpick: (id) => this.unreserve(id) },
+      {
+        pick: (capability) => this.picker.pick(capability),
+        unpick: (id) => this.picker.unreserve(id),
+      },
     );
     this.runner.start(this.config.orchestrator.concurrency);
     // Tasks the bus dead-lettered back (the agent's handler failed, or the task sat in a queue
@@ -192,30 +197,30 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
   ): Promise<TaskHandlerOutcome> {
     const tried = new Set<string>();
     if (held) {
-      // The start script took the slot on the agent pick() chose (counted in localReserved).
+      // The start script took the slot on the agent the picker chose (counted as reserved there).
       tried.add(held.agentId);
       this.discovery.observeUtilization({ id: held.agentId, ...held });
       const agent =
-        this.candidateCache.get(task.capability)?.agents.find((a) => a.id === held.agentId) ??
+        this.picker.cached(task.capability, held.agentId) ??
         (await this.discovery.tryGet(held.agentId));
       if (agent) {
         const outcome = await this.runHeld(agent, task, signal);
         if (outcome) return outcome;
       } else {
-        this.unreserve(held.agentId);
+        this.picker.unreserve(held.agentId);
         await this.queue.lifecycle
           .releaseSlot(task.id, task.attempt, held.agentId)
           .catch(() => undefined);
       }
     }
-    let candidates = await this.candidates(task.capability, false);
+    let candidates = await this.picker.candidates(task.capability, false);
     for (let fresh = false; ;) {
-      const agent = selectAgent(this.byLocalLoad(candidates), this.breakers, tried);
+      const agent = selectAgent(this.picker.byLocalLoad(candidates), this.breakers, tried);
       if (!agent) {
         // The cached list may be stale (an agent registered or freed up since): look once more.
         if (!fresh) {
           fresh = true;
-          candidates = await this.candidates(task.capability, true);
+          candidates = await this.picker.candidates(task.capability, true);
           continue;
         }
         return this.wait(
@@ -236,14 +241,14 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
       }
       if (claim.kind === 'full') continue;
       this.discovery.observeUtilization({ id: agent.id, ...claim });
-      this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
+      this.picker.reserve(agent.id);
       const outcome = await this.runHeld(agent, task, signal);
       if (outcome) return outcome;
     }
   }
 
   /**
-   * Runs the attempt on `agent`, whose slot it holds (counted in localReserved). Undefined when
+   * Runs the attempt on `agent`, whose slot it holds (counted as reserved by the picker). Undefined when
    * the agent's breaker opened before the send: the slot went back, try the next candidate (no
    * attempt spent).
    */
@@ -262,89 +267,8 @@ export class OrchestratorService implements OnApplicationBootstrap, OnModuleDest
         .catch(() => undefined);
       return undefined;
     } finally {
-      this.unreserve(agent.id);
+      this.picker.unreserve(agent.id);
     }
-  }
-
-  /**
-   * The agent a task of `capability` would go to, from the cached candidates only (no Redis
-   * read): least loaded counting this instance's own reservations, breaker permitting. Only a
-   * hint — the start script's reservation is authoritative, and a refused one falls back to
-   * {@link dispatch}'s own choice — so the list may be up to {@link PICK_STALE_MS} past its
-   * expiry (dispatch refreshes it). Counted as reserved here; the runner calls
-   * {@link unreserve} when the start took no slot on it.
-   */
-  private pick(capability: string): string | undefined {
-    const cached = this.candidateCache.get(capability);
-    const now = Date.now();
-    // Expired or cold (e.g. the first jobs of a burst after a pause): read it again in the
-    // background, once, so the jobs right behind these pick from it.
-    if (!cached || cached.until <= now) this.refreshCandidates(capability);
-    if (!cached || cached.until + PICK_STALE_MS <= now) return undefined;
-    const agent = selectAgent(this.byLocalLoad(cached.agents), this.breakers);
-    if (!agent) return undefined;
-    this.localReserved.set(agent.id, (this.localReserved.get(agent.id) ?? 0) + 1);
-    return agent.id;
-  }
-
-  private refreshCandidates(capability: string): void {
-    if (this.refreshing.has(capability)) return;
-    this.refreshing.add(capability);
-    void this.candidates(capability, true)
-      .catch(() => undefined)
-      .finally(() => this.refreshing.delete(capability));
-  }
-
-  private unreserve(agentId: string): void {
-    const left = (this.localReserved.get(agentId) ?? 1) - 1;
-    if (left > 0) this.localReserved.set(agentId, left);
-    else this.localReserved.delete(agentId);
-  }
-
-  /**
-   * Candidates least loaded first, counting the slots this instance reserved since the list was
-   * read, so a burst of dispatches spreads over the agents instead of filling the first one.
-   */
-  private byLocalLoad(candidates: AgentRecord[]): AgentRecord[] {
-    if (candidates.length < 2 || this.localReserved.size === 0) return candidates;
-    const ratio = (a: AgentRecord) =>
-      (a.load + (this.localReserved.get(a.id) ?? 0)) / Math.max(1, a.maxLoad);
-    return [...candidates].sort((a, b) => ratio(a) - ratio(b) || a.id.localeCompare(b.id));
-  }
-
-  /**
-   * Live agents with the capability, least loaded first. Cached for a few milliseconds per
-   * capability: under load every dispatch would otherwise read the same list; the slot
-   * reservation that follows is atomic and authoritative, so a stale order costs nothing.
-   */
-  private async candidates(capability: string, fresh: boolean): Promise<AgentRecord[]> {
-    const ttl = this.config.orchestrator.candidateCacheMs;
-    const cached = this.candidateCache.get(capability);
-    if (!fresh && cached && cached.until > Date.now()) return cached.agents;
-    if (fresh || ttl === 0) return this.readCandidates(capability, ttl);
-    // One read per capability at a time: a burst of dispatches on a cold cache shares it (each
-    // used to read the same list itself, hundreds at once).
-    let reading = this.candidateReads.get(capability);
-    if (!reading) {
-      reading = this.readCandidates(capability, ttl).finally(() =>
-        this.candidateReads.delete(capability),
-      );
-      this.candidateReads.set(capability, reading);
-    }
-    return reading;
-  }
-
-  private async readCandidates(capability: string, ttl: number): Promise<AgentRecord[]> {
-    const ratio = this.config.orchestrator.maxLoadRatio;
-    const agents = await this.discovery.find({
-      capability,
-      limit: CANDIDATES,
-      // Catalogue entries from AGENTS_DIR have nobody consuming their queue; only live hosts run tasks.
-      excludeStatic: true,
-      ...(ratio < 1 ? { maxLoadRatio: ratio } : {}),
-    });
-    if (ttl > 0) this.candidateCache.set(capability, { agents, until: Date.now() + ttl });
-    return agents;
   }
 
   private wait(task: TaskRecord, candidates: number): TaskHandlerOutcome {
