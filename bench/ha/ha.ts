@@ -25,6 +25,9 @@
  *
  *   npm run test:ha -- [--rate 8] [--warmup 15] [--rabbit-after 25] [--tail 15] [--settle 120]
  *                      [--replica-lag-ms 500] [--redis-restart-ms 2000] [--replicas 2]
+ *                      [--keep-logs]
+ * --keep-logs (or HA_KEEP_LOGS=1) keeps the temp dir (the processes' full logs in logs/, the
+ * agents' executions.log) and prints its path, instead of removing it at the end.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -66,6 +69,8 @@ export interface HaOptions {
    * replica, acknowledgements stop after a failover until the old master is back as a replica).
    */
   replicas: number;
+  /** Keep the temp dir (full process logs, executions.log) instead of removing it at the end. */
+  keepLogs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -144,7 +149,9 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
     await writers?.stop().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
     await rabbit?.stop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    if (opts.keepLogs)
+      log(`kept the logs: ${join(dir, 'logs')} (and ${join(dir, 'executions.log')})`);
+    else rmSync(dir, { recursive: true, force: true });
   };
   const offSignals = exitOnSignal(() => {
     log('interrupted: cleaning up');
@@ -712,7 +719,11 @@ async function resilientFeed(
 }
 
 function parseArgs(argv: string[]): HaOptions {
-  const o = { ...HA_DEFAULTS };
+  const o: HaOptions = { ...HA_DEFAULTS, keepLogs: process.env.HA_KEEP_LOGS === '1' };
+  if (argv.includes('--keep-logs')) {
+    o.keepLogs = true;
+    argv = argv.filter((a) => a !== '--keep-logs');
+  }
   const flags: Record<string, keyof HaOptions> = {
     '--rate': 'rate',
     '--warmup': 'warmupSeconds',
@@ -726,7 +737,10 @@ function parseArgs(argv: string[]): HaOptions {
   for (let i = 0; i < argv.length; i += 2) {
     const field = flags[argv[i]];
     const n = Number(argv[i + 1]);
-    if (!field) throw new Error(`unknown flag ${argv[i]}; flags: ${Object.keys(flags).join(' ')}`);
+    if (!field)
+      throw new Error(
+        `unknown flag ${argv[i]}; flags: ${Object.keys(flags).join(' ')} --keep-logs`,
+      );
     if (!Number.isFinite(n) || n < 0) throw new Error(`${argv[i]} needs a number >= 0`);
     (o as unknown as Record<string, number>)[field] = n;
   }
