@@ -48,6 +48,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly agentIds = new Map<string, string>(); // agent id -> agent name
   private readonly subscriptions: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeating?: Promise<void>;
+  private heartbeatAgain = false;
   private stopping = false;
   /** Agents that hit a usage/rate limit: unavailable (OFFLINE in discovery) until the time given. */
   private readonly availability = new AgentAvailability();
@@ -178,9 +180,31 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     return `${name}@${this.workerId}`;
   }
 
+  /** Registers the agent and consumes its task queue (once per agent, at boot). */
   private async host(agent: AgentDefinition): Promise<void> {
     const id = this.idOf(agent.name);
     this.agentIds.set(id, agent.name);
+    await this.register(agent);
+    // Prefetch = maxConcurrency plus a headroom for tasks of a tree the agent already runs (they
+    // borrow their waiting ancestor's slot, see AgentRuntime); the registry's load (which
+    // the orchestrator reserves against) keeps everything else waiting in RabbitMQ, not here.
+    const sub = await this.bus.subscribe(
+      id,
+      (m, info) => this.onTask(agent.name, m, info.redelivered),
+      {
+        prefetch: agent.maxConcurrency + this.config.worker.delegationHeadroom,
+      },
+    );
+    this.subscriptions.push(sub);
+  }
+
+  /**
+   * Writes the agent's registry record: at boot, and again when its heartbeat finds it expired.
+   * Only the record: the subscription made at boot lives on (the bus re-attaches it after a
+   * reconnect), and a second one would add a consumer with the agent's full prefetch each time.
+   */
+  private async register(agent: AgentDefinition): Promise<void> {
+    const id = this.idOf(agent.name);
     await this.discovery.register({
       id,
       name: agent.name,
@@ -195,17 +219,6 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       load: 0,
       metadata: { source: 'worker', file: agent.file },
     });
-    // Prefetch = maxConcurrency plus a headroom for tasks of a tree the agent already runs (they
-    // borrow their waiting ancestor's slot, see AgentRuntime); the registry's load (which
-    // the orchestrator reserves against) keeps everything else waiting in RabbitMQ, not here.
-    const sub = await this.bus.subscribe(
-      id,
-      (m, info) => this.onTask(agent.name, m, info.redelivered),
-      {
-        prefetch: agent.maxConcurrency + this.config.worker.delegationHeadroom,
-      },
-    );
-    this.subscriptions.push(sub);
   }
 
   private async onTask(name: string, message: AgentMessage, redelivered: boolean): Promise<void> {
@@ -394,7 +407,28 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     return loads;
   }
 
-  private async heartbeatAll(): Promise<void> {
+  /**
+   * One heartbeat round at a time: while Redis is slow (a failover) rounds would otherwise pile
+   * up every interval, each re-registering an expired agent. A call during a round asks for one
+   * more round right after it (a usage limit reported meanwhile is sent without waiting).
+   */
+  private heartbeatAll(): Promise<void> {
+    if (this.heartbeating) {
+      this.heartbeatAgain = true;
+      return this.heartbeating;
+    }
+    this.heartbeating = (async () => {
+      do {
+        this.heartbeatAgain = false;
+        await this.heartbeatRound();
+      } while (this.heartbeatAgain && !this.stopping);
+    })().finally(() => {
+      this.heartbeating = undefined;
+    });
+    return this.heartbeating;
+  }
+
+  private async heartbeatRound(): Promise<void> {
     if (this.stopping || !this.runtime) return;
     const loads = await this.liveLoads();
     await Promise.all(
@@ -412,7 +446,9 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         } catch (e) {
           // Expired (e.g. the worker was paused): register again rather than stay invisible.
           if ((e as { code?: string }).code === 'NOT_FOUND')
-            await this.host(agent).catch(() => undefined);
+            await this.register(agent).catch((err: Error) =>
+              this.logger.warn(`registering ${id} again failed: ${err.message}`),
+            );
           else this.logger.warn(`heartbeat of ${id} failed: ${(e as Error).message}`);
         }
       }),
