@@ -30,6 +30,20 @@ export const REPAIR_KINDS = [
 /** Tasks whose wait-for edges one script call reads (bounded work per call, see detectDeadlocks). */
 const DEADLOCK_SCAN_BATCH = 200;
 
+/**
+ * How long a BullMQ call of the reconciler may take. BullMQ's connections have no command
+ * timeout (its blocking reads wait) and queue commands while they (re)connect: after a failover
+ * such a call can wait for a very long time, and the reconciler must not wait with it.
+ */
+export const RECONCILE_BULLMQ_TIMEOUT_MS = 10_000;
+
+/**
+ * Longest a housekeeping run may hold its slot: past it the run is abandoned (whatever it still
+ * awaits settles unobserved) and the next one starts, so one call that never answers cannot stop
+ * the reconciler for good. At least this, else 6 intervals.
+ */
+export const HOUSEKEEPING_RUN_LIMIT_MS = 30_000;
+
 export interface DeadlockCycle {
   /** Task ids in dependency order: each waits for the next, the last for the first. */
   taskIds: string[];
@@ -64,16 +78,20 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     for (const kind of REPAIR_KINDS) this.metrics.reconcilerRepairsTotal.inc({ kind }, 0);
     const q = this.config.queue;
     if (q.reconcileIntervalMs > 0) {
-      this.every(q.reconcileIntervalMs, async () => {
+      this.every('reconcile', q.reconcileIntervalMs, async () => {
         await this.reconcile();
         await this.queries.counts(); // keeps task_queue_size fresh
       });
     }
     if (q.retentionSweepMs > 0 && (q.retentionSeconds > 0 || q.retentionMaxTasks > 0)) {
-      this.every(q.retentionSweepMs, () => this.sweepRetention().then(() => undefined));
+      this.every('retention sweep', q.retentionSweepMs, () =>
+        this.sweepRetention().then(() => undefined),
+      );
     }
     if (q.deadlockCheckIntervalMs > 0) {
-      this.every(q.deadlockCheckIntervalMs, () => this.resolveDeadlocks().then(() => undefined));
+      this.every('deadlock check', q.deadlockCheckIntervalMs, () =>
+        this.resolveDeadlocks().then(() => undefined),
+      );
     }
   }
 
@@ -82,14 +100,32 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     this.timers.length = 0;
   }
 
-  private every(ms: number, fn: () => Promise<void>): void {
-    let busy = false;
+  /**
+   * Runs `fn` every `ms`, one run at a time. A run that has not settled after
+   * max(HOUSEKEEPING_RUN_LIMIT_MS, 6 x ms) (a call that never answers) is abandoned with a
+   * warning and the next one goes ahead: a slot held forever would stop that job for good.
+   */
+  every(
+    name: string,
+    ms: number,
+    fn: () => Promise<void>,
+    limit = Math.max(HOUSEKEEPING_RUN_LIMIT_MS, 6 * ms),
+  ): void {
+    let current: { since: number } | undefined;
     const t = setInterval(() => {
-      if (busy) return;
-      busy = true;
+      if (current) {
+        if (Date.now() - current.since < limit) return;
+        this.logger.warn(
+          `queue housekeeping (${name}): the run started ${Date.now() - current.since} ms ago has not finished; abandoning it and starting the next`,
+        );
+      }
+      const run = { since: Date.now() };
+      current = run;
       fn()
-        .catch((e: Error) => this.logger.warn(`queue housekeeping: ${e.message}`))
-        .finally(() => (busy = false));
+        .catch((e: Error) => this.logger.warn(`queue housekeeping (${name}): ${e.message}`))
+        .finally(() => {
+          if (current === run) current = undefined;
+        });
     }, ms);
     t.unref();
     this.timers.push(t);
@@ -106,57 +142,97 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     const grace = this.config.queue.reconcileGraceMs;
     const k = this.store.keys;
     const members = await this.store.membersUpTo(k.outbox, now - grace, 1000);
-    let repushed = 0;
-    if (members.length > 0) {
-      const parsed = members.map((m) => {
-        const at = m.lastIndexOf('#');
-        return [m.slice(0, at), Number(m.slice(at + 1))] as const;
-      });
-      const rows = await this.store.fieldsOfMany(
-        parsed.map(([id]) => id),
-        'status',
-        'gen',
-        'prio',
-        'readyAt',
-        'cap',
-      );
-      const entries: ReadyEntry[] = [];
-      parsed.forEach(([id, gen], i) => {
-        const [status, g, prio, readyAt, cap] = rows[i] ?? [];
-        if (status === 'READY' && Number(g) === gen)
-          entries.push([id, gen, Number(prio), Number(readyAt), cap ?? undefined]);
-      });
-      await this.pusher.jobs.add(entries);
-      await this.store.removeMembers(k.outbox, members);
-      repushed = entries.length;
-      if (repushed > 0)
-        this.metrics.reconcilerRepairsTotal.inc({ kind: 'ready_without_job' }, repushed);
-      if (repushed > 0)
-        this.logger.warn(`reconciler: pushed ${repushed} READY task(s) that had no queue job`);
-    }
+    // A stuck push does not keep the RUNNING tasks below from being repaired.
+    const repushed =
+      members.length === 0
+        ? 0
+        : await this.repushOutbox(members).catch((e: Error) => {
+            this.logger.warn(
+              `reconciler: READY tasks without a queue job not pushed yet: ${e.message}`,
+            );
+            return 0;
+          });
     const expired = await this.store.membersUpTo(k.running, now, 500);
     const rows = await this.store.fieldsOfMany(expired, 'attempt', 'timeout', 'status');
+    let failures = 0;
+    let lastError: Error | undefined;
     for (const [i, id] of expired.entries()) {
       const [attempt, timeout, status] = rows[i] ?? [];
-      if (status !== 'RUNNING') {
-        await this.store.removeMembers(k.running, [id]);
-        continue;
+      try {
+        if (status !== 'RUNNING') {
+          await this.store.removeMembers(k.running, [id]);
+          continue;
+        }
+        this.metrics.reconcilerRepairsTotal.inc({ kind: 'running_past_deadline' });
+        this.logger.warn(
+          taskLine(
+            `reconciler: task ${id} attempt ${attempt ?? 0} is RUNNING past its deadline; failing it (retryable timeout)`,
+            { taskId: id, attempt: Number(attempt ?? 0) },
+          ),
+        );
+        await this.store.publish(k.cancelChannel, `${id}|${attempt ?? 0}`);
+        // Detached: the retry's BullMQ job is pushed in the background (its outbox entry covers
+        // a push that fails), so a stuck BullMQ connection cannot hold the reconciler.
+        await this.lifecycle.fail(
+          id,
+          Number(attempt),
+          {
+            type: 'timeout',
+            message: `no result within ${timeout} ms (+${grace} ms grace): its runner is gone or stuck`,
+            retryable: true,
+          },
+          undefined,
+          { detached: true },
+        );
+      } catch (e) {
+        // One task that cannot be repaired now (a WAIT timeout, a Redis hiccup) does not stop
+        // the others: it is still in the running index and the next run tries it again.
+        failures++;
+        lastError = e as Error;
       }
-      this.metrics.reconcilerRepairsTotal.inc({ kind: 'running_past_deadline' });
+    }
+    if (failures > 0) {
       this.logger.warn(
-        taskLine(
-          `reconciler: task ${id} attempt ${attempt ?? 0} is RUNNING past its deadline; failing it (retryable timeout)`,
-          { taskId: id, attempt: Number(attempt ?? 0) },
-        ),
+        `reconciler: ${failures} of ${expired.length} task(s) RUNNING past their deadline not repaired yet (${lastError?.message}); retrying next run`,
       );
-      await this.store.publish(k.cancelChannel, `${id}|${attempt ?? 0}`);
-      await this.lifecycle.fail(id, Number(attempt), {
-        type: 'timeout',
-        message: `no result within ${timeout} ms (+${grace} ms grace): its runner is gone or stuck`,
-        retryable: true,
-      });
     }
     return { repushed, expired: expired.length };
+  }
+
+  /** Pushes the jobs of outbox entries whose task is still READY in that generation. */
+  private async repushOutbox(members: string[]): Promise<number> {
+    const k = this.store.keys;
+    const parsed = members.map((m) => {
+      const at = m.lastIndexOf('#');
+      return [m.slice(0, at), Number(m.slice(at + 1))] as const;
+    });
+    const rows = await this.store.fieldsOfMany(
+      parsed.map(([id]) => id),
+      'status',
+      'gen',
+      'prio',
+      'readyAt',
+      'cap',
+    );
+    const entries: ReadyEntry[] = [];
+    parsed.forEach(([id, gen], i) => {
+      const [status, g, prio, readyAt, cap] = rows[i] ?? [];
+      if (status === 'READY' && Number(g) === gen)
+        entries.push([id, gen, Number(prio), Number(readyAt), cap ?? undefined]);
+    });
+    // Bounded: the outbox entries stay (and are pushed by a later run) when BullMQ is stuck.
+    await withTimeout(
+      this.pusher.jobs.add(entries),
+      RECONCILE_BULLMQ_TIMEOUT_MS,
+      `pushing ${entries.length} job(s) to BullMQ`,
+    );
+    await this.store.removeMembers(k.outbox, members);
+    const repushed = entries.length;
+    if (repushed > 0)
+      this.metrics.reconcilerRepairsTotal.inc({ kind: 'ready_without_job' }, repushed);
+    if (repushed > 0)
+      this.logger.warn(`reconciler: pushed ${repushed} READY task(s) that had no queue job`);
+    return repushed;
   }
 
   /**
@@ -282,4 +358,14 @@ export class QueueMaintenance implements OnApplicationBootstrap, OnModuleDestroy
     }
     return { resolved };
   }
+}
+
+/** `p`, or a rejection naming `what` once `ms` have passed (`p` then settles unobserved). */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
