@@ -21,6 +21,8 @@ export interface RabbitNode {
   stopApp(): Promise<void>;
   /** `rabbitmqctl start_app`, then waits until AMQP answers again. */
   startApp(): Promise<void>;
+  /** `rabbitmqctl close_all_connections`: every client connection drops; the node stays up. */
+  closeAllConnections(): Promise<void>;
   /** Stops the node and deletes its directories. */
   stop(): Promise<void>;
 }
@@ -154,6 +156,9 @@ export async function startRabbitNode(): Promise<RabbitNode> {
     startApp: async () => {
       await rabbitmqctl('start_app');
       await waitFor(() => portAnswers(port), 30_000, `node ${nodeName} to answer again`);
+    },
+    closeAllConnections: async () => {
+      await rabbitmqctl('close_all_connections', 'test: forced reconnect');
     },
     stop,
   };
