@@ -358,6 +358,15 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       let doneAt: number | null = null;
       const probes: Promise<void>[] = [];
       const giveUpAt = from + 90_000;
+      // A slow recovery says why: what the Sentinels name (TILT?), the data nodes' roles and
+      // replicas, every 10 s while no probe has completed.
+      const watch = setInterval(() => {
+        if (doneAt !== null) return;
+        void sentinels
+          .describe()
+          .then((d) => log(`${what}, not recovered after ${Date.now() - from} ms: ${d}`))
+          .catch(() => undefined);
+      }, 10_000);
       for (let n = 0; doneAt === null && Date.now() < giveUpAt; n++) {
         probes.push(
           (async () => {
@@ -382,6 +391,7 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
         await sleep(250);
       }
       await Promise.all(probes);
+      clearInterval(watch);
       const ms = doneAt === null ? null : doneAt - from;
       log(
         `${what}: ${ms === null ? 'NOT recovered within 90 s' : `a probe completed after ${ms} ms`}`,
@@ -528,7 +538,10 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       rabbit_node_kill_recovery_le_10s: rabbitRecovery !== null && rabbitRecovery <= 10_000,
     };
     logNacks(logsDir, log);
-    if (Object.values(goals).includes(false)) dumpLogs(logsDir, log);
+    if (Object.values(goals).includes(false)) {
+      log(`Redis at the end: ${await sentinels.describe().catch((e: Error) => e.message)}`);
+      dumpLogs(logsDir, log);
+    }
     return {
       scenario: 'ha',
       accepted: ids.length,

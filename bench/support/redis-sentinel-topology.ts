@@ -300,6 +300,46 @@ export class RedisSentinelTopology {
     this.node(port).proc?.kill('SIGCONT');
   }
 
+  /**
+   * One line on who believes what, for a failover that takes long: per Sentinel the master it
+   * names and whether it is in TILT mode (it then changes nothing, e.g. never turns a restarted
+   * old master into a replica); per data node its role and, for a master, how many replicas are
+   * connected (with REDIS_MIN_REPLICAS_ACK=1, 0 means no write is acknowledged).
+   */
+  async describe(): Promise<string> {
+    const sentinels = await Promise.all(
+      this.sentinelNodes.map(async (s) => {
+        if (!s.alive) return `sentinel :${s.port} down`;
+        try {
+          return await withClient(s.port, async (c) => {
+            const addr = (await c.call('SENTINEL', 'get-master-addr-by-name', this.name)) as
+              string[] | null;
+            const tilt = /sentinel_tilt:(\d)/.exec(await c.info('sentinel'))?.[1];
+            return `sentinel :${s.port} names :${addr?.[1] ?? '?'}${tilt === '1' ? ' TILT' : ''}`;
+          });
+        } catch (e) {
+          return `sentinel :${s.port} ${(e as Error).message}`;
+        }
+      }),
+    );
+    const data = await Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.alive) return `:${n.port} down`;
+        try {
+          return await withClient(n.port, async (c) => {
+            const role = (await c.call('ROLE')) as unknown[];
+            if (role[0] === 'master')
+              return `:${n.port} master (${(role[2] as unknown[]).length} replica(s))`;
+            return `:${n.port} ${String(role[0])} of :${String(role[2])} (${String(role[3])})`;
+          });
+        } catch (e) {
+          return `:${n.port} ${(e as Error).message}`;
+        }
+      }),
+    );
+    return [...sentinels, ...data].join('; ');
+  }
+
   /** Ports of the replicas of the current master. */
   async replicaPorts(): Promise<number[]> {
     const master = await this.currentMaster();
