@@ -48,8 +48,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly agentIds = new Map<string, string>(); // agent id -> agent name
   private readonly subscriptions: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
-  private heartbeating?: Promise<void>;
-  private heartbeatAgain = false;
+  /** Agents being registered again (their record expired): one registration at a time. */
+  private readonly registering = new Set<string>();
   private stopping = false;
   /** Agents that hit a usage/rate limit: unavailable (OFFLINE in discovery) until the time given. */
   private readonly availability = new AgentAvailability();
@@ -408,27 +408,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /**
-   * One heartbeat round at a time: while Redis is slow (a failover) rounds would otherwise pile
-   * up every interval, each re-registering an expired agent. A call during a round asks for one
-   * more round right after it (a usage limit reported meanwhile is sent without waiting).
+   * Rounds may overlap (a slow Redis must not space out the heartbeats of a short TTL), but an
+   * expired agent is registered again by one round at a time.
    */
-  private heartbeatAll(): Promise<void> {
-    if (this.heartbeating) {
-      this.heartbeatAgain = true;
-      return this.heartbeating;
-    }
-    this.heartbeating = (async () => {
-      do {
-        this.heartbeatAgain = false;
-        await this.heartbeatRound();
-      } while (this.heartbeatAgain && !this.stopping);
-    })().finally(() => {
-      this.heartbeating = undefined;
-    });
-    return this.heartbeating;
-  }
-
-  private async heartbeatRound(): Promise<void> {
+  private async heartbeatAll(): Promise<void> {
     if (this.stopping || !this.runtime) return;
     const loads = await this.liveLoads();
     await Promise.all(
@@ -445,11 +428,20 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
           });
         } catch (e) {
           // Expired (e.g. the worker was paused): register again rather than stay invisible.
-          if ((e as { code?: string }).code === 'NOT_FOUND')
-            await this.register(agent).catch((err: Error) =>
-              this.logger.warn(`registering ${id} again failed: ${err.message}`),
-            );
-          else this.logger.warn(`heartbeat of ${id} failed: ${(e as Error).message}`);
+          if ((e as { code?: string }).code === 'NOT_FOUND') {
+            if (this.registering.has(id)) return;
+            this.registering.add(id);
+            await this.register(agent)
+              .then(() =>
+                this.logger.warn(
+                  `agent ${id} had expired (no heartbeat reached Redis within its ${this.config.worker.agentTtlSeconds} s TTL); registered it again`,
+                ),
+              )
+              .catch((err: Error) =>
+                this.logger.warn(`registering ${id} again failed: ${err.message}`),
+              )
+              .finally(() => this.registering.delete(id));
+          } else this.logger.warn(`heartbeat of ${id} failed: ${(e as Error).message}`);
         }
       }),
     );
