@@ -21,6 +21,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly replicaAck: ReplicaAck;
   /** Sentinel mode: fencing tokens must survive a failover (see DistributedLockService). */
   readonly sentinel: boolean;
+  private shuttingDown = false;
 
   constructor(private readonly config: ConfigService) {
     this.prefix = config.redis.keyPrefix;
@@ -60,7 +61,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     const conn = target.url ? new Redis(target.url, options) : new Redis(options);
     // Errors surface on commands (and as 503s); an unhandled 'error' event must not crash the process.
     conn.on('error', () => undefined);
-    if (this.sentinel) closeFailoverDetectorOnEnd(conn);
+    if (this.sentinel) {
+      closeFailoverDetectorOnEnd(conn);
+      reconnectAfterUnplannedEnd(conn, () => this.shuttingDown, this.logger);
+    }
     this.extra.add(conn);
     return conn;
   }
@@ -101,6 +105,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
     await Promise.all(
       [...this.extra].map(async (c) => {
         try {
@@ -134,6 +139,55 @@ function closeFailoverDetectorOnEnd(conn: Redis): void {
   conn.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     closeFailoverDetectorOnEnd(copy);
+    return copy;
+  };
+}
+
+/**
+ * ioredis ends a Sentinel connection for good (status `end`, every later command "Connection is
+ * closed.") when its Sentinel connector rejects: `failoverDetector` or `reconnectOnError` drop the
+ * connection while it is still asking the Sentinels for the master, the resolution sees
+ * `connecting` turned false and throws, and ioredis does not retry that. Seen in test:ha at load
+ * ~15: a worker's every heartbeat failed with "Connection is closed." for minutes, its agents
+ * expired, their tasks stayed unfinished. Unless the connection was closed on purpose (quit,
+ * disconnect() without reconnect, shutdown), connect again; duplicates get the same treatment
+ * (BullMQ re-arms its blocking clients too: a second connect() is refused and ignored).
+ */
+export function reconnectAfterUnplannedEnd(
+  conn: Redis,
+  shuttingDown: () => boolean,
+  logger: Pick<Logger, 'warn'>,
+): void {
+  let onPurpose = false;
+  const quit = conn.quit.bind(conn) as (...a: unknown[]) => Promise<'OK'>;
+  const disconnect = conn.disconnect.bind(conn);
+  (conn as unknown as { quit: (...a: unknown[]) => Promise<'OK'> }).quit = (...a) => {
+    onPurpose = true;
+    return quit(...a);
+  };
+  conn.disconnect = (reconnect?: boolean) => {
+    if (!reconnect) onPurpose = true;
+    disconnect(reconnect);
+  };
+  const connect = conn.connect.bind(conn);
+  conn.connect = (...a: Parameters<Redis['connect']>) => {
+    onPurpose = false;
+    return connect(...a);
+  };
+  conn.on('end', () => {
+    if (onPurpose || shuttingDown()) return;
+    logger.warn(
+      `redis: connection ${conn.options.connectionName ?? ''} ended without being closed (a Sentinel resolution was interrupted); connecting again`,
+    );
+    setTimeout(() => {
+      if (!onPurpose && !shuttingDown() && conn.status === 'end')
+        conn.connect().catch(() => undefined);
+    }, 100).unref();
+  });
+  const duplicate = conn.duplicate.bind(conn);
+  conn.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    reconnectAfterUnplannedEnd(copy, shuttingDown, logger);
     return copy;
   };
 }
