@@ -232,8 +232,12 @@ export async function runHa(opts: HaOptions): Promise<HaSummary> {
       STATE_STORE: 'local',
       STATE_LOCAL_DIR: join(dir, 'state'),
       ORCHESTRATOR_LIVENESS_CHECK_MS: '250',
-      WORKER_HEARTBEAT_INTERVAL_MS: '500',
-      WORKER_AGENT_TTL_SECONDS: '2',
+      // The defaults (heartbeat 1 s, TTL 5 s). A TTL shorter than a Sentinel promotion (~2.5 s
+      // here: down-after 1 s + election) lets every agent record lapse during each failover, so
+      // the control planes fail all running tasks as agent_lost and open the agents' breakers:
+      // the run then measures that cascade, not the failover (docs/HIGH-AVAILABILITY.md).
+      WORKER_HEARTBEAT_INTERVAL_MS: '1000',
+      WORKER_AGENT_TTL_SECONDS: '5',
       ...more,
     });
     const logsDir = join(dir, 'logs');
