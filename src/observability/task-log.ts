@@ -1,4 +1,5 @@
 import type { WorkerLogger } from '../worker/executors/executor.types';
+import { traceIds } from './tracing';
 
 /** What a log line about a task says about it; named as the log fields Loki indexes. */
 export interface TaskLogRef {
@@ -10,7 +11,9 @@ export interface TaskLogRef {
 
 /**
  * A log line about a task as a pino object: `msg` plus `task_id`, `agent_id`, `workflow_id`,
- * `attempt` where known (trace_id/span_id come from the logger's mixin, inside a span). Passed as
+ * `attempt` where known, and the active span's `trace_id`/`span_id` taken when the line is made
+ * (the logger's mixin adds them when the line is written, which is too late for a line Nest
+ * buffered while the app was booting: it is written after, outside the span). Passed as
  * the message to Nest's Logger, nestjs-pino writes the fields at the top level of the JSON line,
  * so `{app="switchyard"} | task_id="…"` finds every line of a task in both processes.
  */
@@ -21,6 +24,7 @@ export function taskLine(
 ): Record<string, unknown> {
   return {
     msg,
+    ...traceIds(),
     ...(ref.taskId ? { task_id: ref.taskId } : {}),
     ...(ref.agentId ? { agent_id: ref.agentId } : {}),
     ...(ref.workflowId ? { workflow_id: ref.workflowId } : {}),
@@ -52,7 +56,7 @@ type NestLike = {
  */
 export function fieldLogger(logger: NestLike): WorkerLogger {
   const fields = (msg: string, ctx?: Record<string, unknown>) => {
-    const out: Record<string, unknown> = { msg };
+    const out: Record<string, unknown> = { msg, ...traceIds() };
     for (const [k, v] of Object.entries(ctx ?? {})) out[FIELD_OF[k] ?? k] = v;
     return out;
   };
