@@ -455,10 +455,14 @@ export class RedisSentinelTopology {
   }
 
   private async waitSentinelsAgree(): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    // Sentinels learn of replicas from the master's INFO (every 10 s) and of each other from
+    // hello messages (every 2 s): on a loaded machine 30 s was once not enough.
+    const deadline = Date.now() + 60_000;
     const others = this.sentinelNodes.length - 1;
+    const seen: string[] = [];
     for (;;) {
       let ok = 0;
+      seen.length = 0;
       for (const s of this.sentinelNodes) {
         const info = await withClient(s.port, (c) => c.call('SENTINEL', 'MASTER', this.name))
           .then((flat) => {
@@ -468,6 +472,9 @@ export class RedisSentinelTopology {
             return m;
           })
           .catch(() => new Map<string, string>());
+        seen.push(
+          `:${s.port} replicas ${info.get('num-slaves') ?? '?'}, other sentinels ${info.get('num-other-sentinels') ?? '?'}`,
+        );
         if (
           Number(info.get('num-slaves') ?? 0) >= this.opts.replicas &&
           Number(info.get('num-other-sentinels') ?? 0) >= others
@@ -475,7 +482,10 @@ export class RedisSentinelTopology {
           ok++;
       }
       if (ok === this.sentinelNodes.length) return;
-      if (Date.now() > deadline) throw new Error('Sentinels did not discover each other in time');
+      if (Date.now() > deadline)
+        throw new Error(
+          `Sentinels did not discover each other and ${this.opts.replicas} replica(s) in 60 s (${seen.join('; ')})`,
+        );
       await sleep(200);
     }
   }
