@@ -34,6 +34,20 @@ const STDERR_KEEP = 16_384;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Polls `cond` every `everyMs` until it holds; throws `timed out waiting for <what>` after `ms`. */
+export async function until(
+  cond: () => boolean,
+  ms: number,
+  what: string,
+  everyMs = 25,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

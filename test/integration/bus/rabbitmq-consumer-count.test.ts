@@ -2,17 +2,10 @@ import type { AgentMessage } from '../../../src/bus/agent-message.schema';
 import { busOptions } from '../../../src/bus/bus-options';
 import { RabbitMqMessageBus } from '../../../src/bus/rabbitmq.transport';
 import { uniqueNamespace } from '../../support/amqp-cleanup';
+import { sleep, until as untilEvery } from '../../support/processes';
 import { type RabbitNode, startRabbitNode } from '../../../bench/support/rabbitmq-node';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (cond: () => boolean, ms: number, what: string) => untilEvery(cond, ms, what, 10);
 
 /**
  * The ha run that failed listed 13-15 consumers on each agent task queue of a worker that

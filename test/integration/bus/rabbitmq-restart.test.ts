@@ -5,17 +5,8 @@ import { RabbitMqMessageBus } from '../../../src/bus/rabbitmq.transport';
 import { AppException } from '../../../src/common/errors/app.exception';
 import { ErrorCode } from '../../../src/common/errors/error-code.enum';
 import { uniqueNamespace } from '../../support/amqp-cleanup';
+import { sleep, until } from '../../support/processes';
 import { type RabbitNode, startRabbitNode } from '../../../bench/support/rabbitmq-node';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /**
  * Restarts a PRIVATE RabbitMQ node (bench/support/rabbitmq-node.ts) while publishing with
